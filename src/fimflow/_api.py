@@ -1,0 +1,53 @@
+"""Notebook-level convenience functions on a `Problem` (stable public names)."""
+
+import equinox as eqx
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+
+from . import _columns as C
+from ._objective import Objective
+from ._problem import Problem
+from ._simulate import SolverConfig
+from ._precision import require_float64
+
+
+@eqx.filter_jit
+def _nll(objective, theta):
+    return objective.nll(theta)
+
+
+@eqx.filter_jit
+def _predictions(objective, theta):
+    return objective.predictions(theta)
+
+
+def _theta(problem: Problem, x) -> jnp.ndarray:
+    if x is None:
+        return jnp.asarray(problem.parameters.nominal_theta())
+    x = np.asarray(x, dtype=np.float64)
+    if x.shape != (problem.n_params,):
+        raise ValueError(
+            f"`x` must hold the {problem.n_params} estimated parameters "
+            f"{list(problem.parameter_ids)} on the estimation scale, got shape {x.shape}."
+        )
+    return jnp.asarray(x)
+
+
+def log_likelihood(problem: Problem, x=None, *, config: SolverConfig = SolverConfig()) -> float:
+    """The full log-likelihood (normalisation constants included, priors excluded).
+
+    **Arguments:** `x`: estimated parameters on the estimation scale in the order of
+    `problem.parameter_ids`; `None` means the nominal values.
+    """
+    require_float64()
+    return -float(_nll(Objective.from_problem(problem, config), _theta(problem, x)))
+
+
+def simulate_measurements(problem: Problem, x=None, *, config: SolverConfig = SolverConfig()) -> pd.DataFrame:
+    """The measurement table with a `simulation` column (PEtab simulation-table form)."""
+    require_float64()
+    y, _ = _predictions(Objective.from_problem(problem, config), _theta(problem, x))
+    table = problem.measurements.copy()
+    table[C.SIMULATION] = np.asarray(y)
+    return table

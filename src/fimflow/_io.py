@@ -1,0 +1,127 @@
+"""Reading and writing the results files. Every write is atomic (temporary file + rename).
+
+Tables are TSV with a header; small structured results are JSON with a `format` tag and the
+fimflow version. No time stamps or host names go into these files, so equal inputs give
+byte-identical outputs (timings live in the multistart table's `time_s` column and in
+Snakemake's benchmark files).
+"""
+
+import contextlib
+import json
+import os
+import tempfile
+
+import numpy as np
+import pandas as pd
+
+from ._fit import MultistartResult
+
+VERSION = "0.1.0"
+STARTS_FORMAT = "fimflow.multistart/1"
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=os.path.splitext(path)[1])
+    os.close(handle)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def write_table(path, table: pd.DataFrame) -> None:
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, sep="\t", index=False, float_format="%.17g")
+
+
+def read_table(path) -> pd.DataFrame:
+    return pd.read_csv(path, sep="\t", keep_default_na=False, na_values=["nan", "NaN"])
+
+
+def _plain(value):
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _plain(value.tolist())
+    if isinstance(value, (np.floating, float)):
+        value = float(value)
+        return value if np.isfinite(value) else str(value)
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
+
+
+def write_json(path, data: dict, *, format: str) -> None:
+    """JSON with `format` and `fimflow_version` first; non-finite floats as strings."""
+    payload = {"format": format, "fimflow_version": VERSION, **_plain(data)}
+    with atomic_path(path) as tmp, open(tmp, "w") as handle:
+        json.dump(payload, handle, indent=2, sort_keys=False)
+        handle.write("\n")
+
+
+def read_json(path, *, format: str) -> dict:
+    with open(path) as handle:
+        data = json.load(handle)
+    if data.get("format") != format:
+        raise ValueError(f"{path}: expected format {format!r}, found {data.get('format')!r}.")
+    return data
+
+
+def write_matrix(path, matrix: np.ndarray, ids) -> None:
+    """A square matrix labelled by parameter id (first column `parameterId`)."""
+    table = pd.DataFrame(np.asarray(matrix), columns=list(ids))
+    table.insert(0, "parameterId", list(ids))
+    write_table(path, table)
+
+
+def read_matrix(path) -> tuple[np.ndarray, tuple[str, ...]]:
+    table = read_table(path)
+    ids = tuple(table["parameterId"])
+    if tuple(table.columns[1:]) != ids:
+        raise ValueError(f"{path}: row and column labels differ.")
+    return table[list(ids)].to_numpy(dtype=np.float64), ids
+
+
+def write_multistart(path, result: MultistartResult) -> None:
+    """One row per start: start, status, nll, iterations, time_s, message, x0_<id>…, x_<id>…."""
+    table = pd.DataFrame(
+        {
+            "start": result.start_index,
+            "status": list(result.status),
+            "nll": result.nll,
+            "iterations": result.n_iterations,
+            "time_s": result.time_s,
+            "message": list(result.message),
+        }
+    )
+    for j, pid in enumerate(result.parameter_ids):
+        table[f"x0_{pid}"] = result.x0[:, j]
+    for j, pid in enumerate(result.parameter_ids):
+        table[f"x_{pid}"] = result.x[:, j]
+    write_table(path, table)
+
+
+def read_multistart(path) -> MultistartResult:
+    table = read_table(path)
+    ids = tuple(c[2:] for c in table.columns if c.startswith("x_"))
+    return MultistartResult(
+        parameter_ids=ids,
+        start_index=table["start"].to_numpy(dtype=int),
+        x0=table[[f"x0_{p}" for p in ids]].to_numpy(dtype=np.float64).reshape(len(table), len(ids)),
+        x=table[[f"x_{p}" for p in ids]].to_numpy(dtype=np.float64).reshape(len(table), len(ids)),
+        nll=table["nll"].to_numpy(dtype=np.float64),
+        status=tuple(str(s) for s in table["status"]),
+        message=tuple(str(m) for m in table["message"]),
+        n_iterations=table["iterations"].to_numpy(dtype=int),
+        time_s=table["time_s"].to_numpy(dtype=np.float64),
+    )

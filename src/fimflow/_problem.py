@@ -1,0 +1,157 @@
+"""`Problem`: the one object that flows through the library, and its parameter table."""
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+
+from ._model import AbstractODEModel
+
+SCALE_CODES = {"lin": 0, "log": 1, "log10": 2}
+TRANSFORMATION_CODES = {"lin": 0, "log": 1, "log10": 2}
+DISTRIBUTION_CODES = {"normal": 0, "laplace": 1}
+
+
+def to_scale(values, scales) -> np.ndarray:
+    """Linear values to their scales (`lin`, `log`, `log10`), element-wise."""
+    values = np.asarray(values, dtype=np.float64)
+    out = values.copy()
+    for i, scale in enumerate(scales):
+        if scale == "log":
+            out[i] = np.log(values[i])
+        elif scale == "log10":
+            out[i] = np.log10(values[i])
+    return out
+
+
+def from_scale(values, scales) -> np.ndarray:
+    """Values on their scales back to linear, element-wise."""
+    values = np.asarray(values, dtype=np.float64)
+    out = values.copy()
+    for i, scale in enumerate(scales):
+        if scale == "log":
+            out[i] = np.exp(values[i])
+        elif scale == "log10":
+            out[i] = 10.0 ** values[i]
+    return out
+
+
+@dataclasses.dataclass(frozen=True)
+class ParameterTable:
+    """Problem parameters: ids, scales, bounds and nominal values (linear scale), estimate flags.
+
+    The estimation scale of a parameter is its `scale`; bounds are given on the linear scale as
+    in PEtab and mapped to the estimation scale for optimisation.
+    """
+
+    ids: tuple[str, ...]
+    scales: tuple[str, ...]
+    lower: np.ndarray
+    upper: np.ndarray
+    nominal: np.ndarray
+    estimate: np.ndarray
+
+    @property
+    def estimated_ids(self) -> tuple[str, ...]:
+        return tuple(i for i, e in zip(self.ids, self.estimate) if e)
+
+    @property
+    def estimated_index(self) -> np.ndarray:
+        return np.flatnonzero(self.estimate)
+
+    @property
+    def estimated_scales(self) -> tuple[str, ...]:
+        return tuple(self.scales[i] for i in self.estimated_index)
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper bounds of the estimated parameters on the estimation scale."""
+        idx = self.estimated_index
+        scales = self.estimated_scales
+        return to_scale(self.lower[idx], scales), to_scale(self.upper[idx], scales)
+
+    def nominal_theta(self) -> np.ndarray:
+        """Nominal values of the estimated parameters on the estimation scale."""
+        idx = self.estimated_index
+        return to_scale(self.nominal[idx], self.estimated_scales)
+
+    def to_linear(self, theta) -> np.ndarray:
+        """Estimated parameters, estimation scale -> linear scale."""
+        return from_scale(theta, self.estimated_scales)
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "parameterId": self.ids,
+                "parameterScale": self.scales,
+                "lowerBound": self.lower,
+                "upperBound": self.upper,
+                "nominalValue": self.nominal,
+                "estimate": self.estimate.astype(int),
+            }
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class Problem:
+    """A calibration problem: model, conditions, measurements, noise model and parameters.
+
+    Measurement arrays are aligned with the rows of `measurements` (a PEtab measurement table).
+    Parameter references are indices into `parameters.ids`; `-1` means "use the constant".
+
+    **Fields:**
+    - `condition_parameter_index`, `condition_parameter_value`: `(n_conditions,
+      n_model_params)`; model parameter $j$ in condition $c$ is problem parameter
+      `index[c, j]` or, where that is `-1`, the constant `value[c, j]`.
+    - `times`: `(n_conditions, n_times)` sorted simulation times per condition, padded by
+      repeating the last time; `time_index` points into it for each measurement.
+    - `noise_index`, `noise_value`: the noise scale (σ for normal, b for Laplace) of each
+      measurement, a problem parameter or a constant (linear scale).
+    - `transformation`, `distribution`: codes per measurement (see `TRANSFORMATION_CODES`,
+      `DISTRIBUTION_CODES`).
+    """
+
+    id: str
+    model: AbstractODEModel
+    parameters: ParameterTable
+    condition_ids: tuple[str, ...]
+    condition_parameter_index: np.ndarray
+    condition_parameter_value: np.ndarray
+    times: np.ndarray
+    measurements: pd.DataFrame
+    condition_index: np.ndarray
+    time_index: np.ndarray
+    observable_index: np.ndarray
+    values: np.ndarray
+    noise_index: np.ndarray
+    noise_value: np.ndarray
+    transformation: np.ndarray
+    distribution: np.ndarray
+    sources: tuple[str, ...] = ()
+
+    @property
+    def parameter_ids(self) -> tuple[str, ...]:
+        """Ids of the estimated parameters, in the order of every parameter vector `theta`."""
+        return self.parameters.estimated_ids
+
+    @property
+    def n_params(self) -> int:
+        return len(self.parameter_ids)
+
+    @property
+    def observable_ids(self) -> tuple[str, ...]:
+        return self.model.observable_names
+
+    @property
+    def n_measurements(self) -> int:
+        return len(self.values)
+
+    def with_parameters(self, parameters: ParameterTable) -> "Problem":
+        """A copy with another parameter table (for example with a parameter fixed)."""
+        return dataclasses.replace(self, parameters=parameters)
+
+    def with_measurements(self, values) -> "Problem":
+        """A copy with other measured values (same rows), for synthetic data."""
+        values = np.asarray(values, dtype=np.float64)
+        table = self.measurements.copy()
+        table["measurement"] = values
+        return dataclasses.replace(self, values=values, measurements=table)
