@@ -51,3 +51,24 @@ def simulate_measurements(problem: Problem, x=None, *, config: SolverConfig = So
     table = problem.measurements.copy()
     table[C.SIMULATION] = np.asarray(y)
     return table
+
+
+def simulate_curves(problem: Problem, x=None, *, config: SolverConfig = SolverConfig(), n_points: int = 201) -> pd.DataFrame:
+    """Observables of every condition on an even time grid up to the last measurement (for plots)."""
+    require_float64()
+    times = np.linspace(0.0, float(np.max(problem.times)), n_points)
+    objective = Objective.from_problem(problem, config).with_times(np.tile(times, (len(problem.condition_ids), 1)))
+    _, obs, _ = _simulate_all(objective, _theta(problem, x))
+    obs = np.asarray(obs)
+    rows = [
+        {C.OBSERVABLE_ID: o, C.SIMULATION_CONDITION_ID: c, C.TIME: t, C.SIMULATION: obs[ci, ti, oi]}
+        for ci, c in enumerate(problem.condition_ids)
+        for oi, o in enumerate(problem.observable_ids)
+        for ti, t in enumerate(times)
+    ]
+    return pd.DataFrame(rows)
+
+
+@eqx.filter_jit
+def _simulate_all(objective, theta):
+    return objective.simulate(theta)

@@ -53,7 +53,8 @@ def expected_fisher_information(objective: Objective, theta) -> jnp.ndarray:
     s = objective.noise(theta)
     a = 1.0 / s**2
     c = jnp.where(objective.distribution == 0, 2.0, 1.0) / s**2
-    return (j_mu.T * a) @ j_mu + (j_s.T * c) @ j_s
+    fim = (j_mu.T * a[None, :]) @ j_mu + (j_s.T * c[None, :]) @ j_s
+    return 0.5 * (fim + fim.T)
 
 
 @eqx.filter_jit

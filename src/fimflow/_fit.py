@@ -229,3 +229,30 @@ def fit_multistart(
         n_iterations=np.array(iterations),
         time_s=np.array(times),
     )
+
+
+def best_fit_summary(result: MultistartResult, problem: Problem, *, tolerance: float = 0.1) -> dict:
+    """The best start, its parameters (estimation and linear scale) and convergence counts.
+
+    A start counts as reaching the best when its NLL is within `tolerance` of the lowest.
+    **Raises:** `RuntimeError` when every start failed.
+    """
+    best = result.best()
+    finite = np.isfinite(result.nll)
+    return {
+        "parameter_ids": list(result.parameter_ids),
+        "scales": list(problem.parameters.estimated_scales),
+        "x": result.x[best],
+        "x_linear": problem.parameters.to_linear(result.x[best]),
+        "nll": result.nll[best],
+        "start": int(result.start_index[best]),
+        "status": result.status[best],
+        "n_starts": result.n_starts,
+        "n_failed": int(np.sum(~finite)),
+        "n_within_tolerance": int(np.sum(finite & (result.nll <= result.nll[best] + tolerance))),
+        "tolerance": tolerance,
+        "at_bounds": [
+            pid for pid, x, lo, hi in zip(result.parameter_ids, result.x[best], *problem.parameters.bounds())
+            if min(x - lo, hi - x) < 1e-6 * (hi - lo)
+        ],
+    }

@@ -29,6 +29,7 @@ def atomic_path(path):
     os.close(handle)
     try:
         yield tmp
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -37,7 +38,7 @@ def atomic_path(path):
 
 def write_table(path, table: pd.DataFrame) -> None:
     with atomic_path(path) as tmp:
-        table.to_csv(tmp, sep="\t", index=False, float_format="%.17g")
+        table.to_csv(tmp, sep="\t", index=False, float_format="%.17g", na_rep="nan")
 
 
 def read_table(path) -> pd.DataFrame:
@@ -63,6 +64,9 @@ def _plain(value):
 
 def write_json(path, data: dict, *, format: str) -> None:
     """JSON with `format` and `fimflow_version` first; non-finite floats as strings."""
+    clash = sorted({"format", "fimflow_version"} & set(data))
+    if clash:
+        raise ValueError(f"{path}: data must not hold the reserved key(s) {clash} (they would replace the format tag).")
     payload = {"format": format, "fimflow_version": VERSION, **_plain(data)}
     with atomic_path(path) as tmp, open(tmp, "w") as handle:
         json.dump(payload, handle, indent=2, sort_keys=False)

@@ -7,7 +7,7 @@ import pandas as pd
 import yaml
 
 from . import _columns as C
-from ._errors import ProblemFileError
+from ._errors import FimflowInputError, ModelDefinitionError, ProblemFileError
 from ._model import import_model
 from ._problem import DISTRIBUTION_CODES, TRANSFORMATION_CODES, Problem
 from ._tables import (
@@ -63,7 +63,7 @@ def load_problem(path, *, problem_id: str | None = None) -> Problem:
     `ModelDefinitionError` when the model cannot be imported.
     """
     spec = read_problem_file(path)
-    model = import_model(spec["model"], source=str(path))
+    model = _import_model(spec["model"], str(path))
     parameters = read_parameter_table(spec["parameters"])
     pids = list(parameters.ids)
 
@@ -132,6 +132,30 @@ def load_problem(path, *, problem_id: str | None = None) -> Problem:
     )
 
 
+def _import_model(reference, source):
+    """`import_model`, with any error of the user's model code (an abstract class, a module
+    that fails to import, a relative or empty module name) as a `ModelDefinitionError`."""
+    try:
+        return import_model(reference, source=source)
+    except FimflowInputError:
+        raise
+    except Exception as error:
+        raise ModelDefinitionError(
+            f"{source}: cannot load the model {reference!r} named in `model` "
+            f"({type(error).__name__}: {error}). Name a concrete fimflow.AbstractODEModel "
+            "subclass as 'package.module:ClassName'."
+        ) from error
+
+
+def _check_unique(table, column, path, what):
+    """Ids in `column` must be unique; the error names the row of the repeat."""
+    seen = set()
+    for i, value in enumerate(table[column]):
+        if value.strip() in seen:
+            raise ProblemFileError(path, f"duplicate {what} id {value.strip()!r}.", row=i + 2, column=column)
+        seen.add(value.strip())
+
+
 def _read_conditions(path, model, pids, spec):
     """Model parameter of each condition: (condition ids, index array, value array)."""
     names = model.parameter_names
@@ -141,6 +165,7 @@ def _read_conditions(path, model, pids, spec):
     else:
         table = read_tsv(path)
         require_columns(table, (C.CONDITION_ID,), path)
+        _check_unique(table, C.CONDITION_ID, path, "condition")
         for column in table.columns:
             if column != C.CONDITION_ID and column not in names:
                 raise ProblemFileError(
@@ -176,10 +201,13 @@ def _read_observables(path, model, pids):
     require_columns(table, (C.OBSERVABLE_ID,), path)
     check_identifier_column(table, C.OBSERVABLE_ID, set(model.observable_names), path,
                             "observable", "Use an observable of the model.")
+    _check_unique(table, C.OBSERVABLE_ID, path, "observable")
     for i, rec in enumerate(table.to_dict("records")):
         row, o = i + 2, model.observable_names.index(rec[C.OBSERVABLE_ID].strip())
         if rec.get(C.NOISE_FORMULA, "").strip():
             noise[o] = number_or_id(rec[C.NOISE_FORMULA], pids, path, row, C.NOISE_FORMULA, "noise formula")
+            if noise[o][0] < 0 and not noise[o][1] > 0:
+                raise ProblemFileError(path, f"noise scale must be > 0, got {noise[o][1]}.", row=row, column=C.NOISE_FORMULA)
         t = rec.get(C.OBSERVABLE_TRANSFORMATION, "").strip() or "lin"
         d = rec.get(C.NOISE_DISTRIBUTION, "").strip() or "normal"
         if t not in TRANSFORMATION_CODES:

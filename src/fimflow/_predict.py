@@ -49,18 +49,32 @@ def _prediction_jacobian(objective: Objective, theta, condition, times, column):
     return jax.jacfwd(lambda t: _prediction(objective, t, condition, times, column))(theta)
 
 
-def prediction_and_gradient(objective: Objective, theta, spec: PredictionSpec, condition_ids):
-    """Values of the prediction at its times and their gradient `(n_times, n_params)`."""
-    model = objective.model
-    if spec.condition not in condition_ids:
-        raise ValueError(f"prediction `{spec.id}`: unknown condition {spec.condition!r}; known {list(condition_ids)}.")
-    names = list(model.state_names) + list(model.observable_names)
-    name = spec.state if spec.state is not None else spec.observable
-    if spec.state is not None and name not in model.state_names or spec.observable is not None and name not in model.observable_names:
-        raise ValueError(f"prediction `{spec.id}`: {name!r} is not a {'state' if spec.state else 'observable'} of the model.")
-    column = names.index(name) if spec.state is not None else len(model.state_names) + model.observable_names.index(name)
+def check_prediction(problem, spec: PredictionSpec) -> int:
+    """Check a prediction against a problem; return its column in [states, observables].
+
+    **Raises:** `ValueError` naming the prediction for an unknown condition, state or observable.
+    """
+    model = problem.model
+    if spec.condition not in problem.condition_ids:
+        raise ValueError(
+            f"prediction `{spec.id}`: unknown condition {spec.condition!r}; known {list(problem.condition_ids)}."
+        )
+    if spec.state is not None:
+        if spec.state not in model.state_names:
+            raise ValueError(f"prediction `{spec.id}`: {spec.state!r} is not a state of the model {list(model.state_names)}.")
+        return model.state_names.index(spec.state)
+    if spec.observable not in model.observable_names:
+        raise ValueError(
+            f"prediction `{spec.id}`: {spec.observable!r} is not an observable of the model {list(model.observable_names)}."
+        )
+    return len(model.state_names) + model.observable_names.index(spec.observable)
+
+
+def prediction_and_gradient(objective: Objective, theta, spec: PredictionSpec, problem):
+    """Values of the prediction at its (sorted) times and their gradient `(n_times, n_params)`."""
+    column = check_prediction(problem, spec)
     times = jnp.asarray(sorted(spec.times), dtype=jnp.float64)
-    args = (objective, jnp.asarray(theta), condition_ids.index(spec.condition), times, column)
+    args = (objective, jnp.asarray(theta), problem.condition_ids.index(spec.condition), times, column)
     return np.asarray(_prediction(*args)), np.asarray(_prediction_jacobian(*args))
 
 
@@ -81,3 +95,45 @@ def delta_method(gradient: np.ndarray, analysis: EigenAnalysis, *, null_toleranc
     unbounded = null_component > null_tolerance * np.maximum(norms, np.finfo(float).tiny)
     variance = np.where(unbounded, np.inf, shares.sum(axis=1))
     return variance, shares, unbounded
+
+
+def default_predictions(problem, *, n_points: int = 61, horizon: float = 1.5) -> list[PredictionSpec]:
+    """Every observable in every condition on an even grid to `horizon` × the last measured time."""
+    t_max = float(np.max(problem.times)) * horizon
+    times = tuple(float(t) for t in np.linspace(0.0, t_max, n_points))
+    return [
+        PredictionSpec(id=f"{obs}__{cond}", condition=cond, times=times, observable=obs)
+        for cond in problem.condition_ids
+        for obs in problem.observable_ids
+    ]
+
+
+def prediction_bands(objective: Objective, theta, specs, analysis: EigenAnalysis, problem, *, level: float = 0.95):
+    """Pointwise delta-method bands and per-direction contributions for named predictions.
+
+    **Returns:** `(bands, contributions)` DataFrames. `bands`: prediction, time, value,
+    variance, std, lower, upper, unbounded. `contributions`: prediction, time, direction
+    (1-based eigen-direction), eigenvalue, share (its term of the variance) and fraction
+    (share / variance).
+    """
+    import pandas as pd
+    from scipy.stats import norm
+
+    z = float(norm.ppf(0.5 + level / 2))
+    band_rows, share_rows = [], []
+    for spec in specs:
+        values, gradient = prediction_and_gradient(objective, theta, spec, problem)
+        variance, shares, unbounded = delta_method(gradient, analysis)
+        std = np.sqrt(variance)
+        for i, t in enumerate(sorted(spec.times)):
+            band_rows.append(
+                {"prediction": spec.id, "time": t, "value": values[i], "variance": variance[i], "std": std[i],
+                 "lower": values[i] - z * std[i], "upper": values[i] + z * std[i], "unbounded": bool(unbounded[i])}
+            )
+            for k in range(shares.shape[1]):
+                share_rows.append(
+                    {"prediction": spec.id, "time": t, "direction": k + 1, "eigenvalue": analysis.eigenvalues[k],
+                     "share": shares[i, k],
+                     "fraction": shares[i, k] / variance[i] if np.isfinite(variance[i]) and variance[i] > 0 else np.nan}
+                )
+    return pd.DataFrame(band_rows), pd.DataFrame(share_rows)

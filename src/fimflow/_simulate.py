@@ -4,6 +4,7 @@ import diffrax
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import optimistix as optx
 from jaxtyping import Array, Bool, Float
 
 from ._model import AbstractODEModel
@@ -17,19 +18,43 @@ class SolverConfig(eqx.Module):
       solver's Newton iterations).
     - `max_steps`: solver steps allowed per solve; a solve that needs more is a failure
       (recorded as a status, never raised).
-    - `solver`: a diffrax solver; default `Kvaerno5()` (ESDIRK, L-stable, order 5).
+    - `solver`: a diffrax solver; default `None` means `Kvaerno5` (ESDIRK, L-stable, order 5)
+      whose chord iterations use `rtol`/`atol` and count corrections far below the
+      tolerance as converged (see `negligible_rms_norm`).
+
+    Steps are forced to land on the measurement times (`step_ts`), so saved states are step
+    end points rather than values of the lower-order dense interpolant (about 20 times more
+    accurate at the same tolerance).
     """
 
     rtol: float = eqx.field(static=True, default=1e-8)
     atol: float = eqx.field(static=True, default=1e-10)
     max_steps: int = eqx.field(static=True, default=100_000)
-    solver: diffrax.AbstractSolver = diffrax.Kvaerno5()
+    solver: diffrax.AbstractSolver | None = None
+
+    def make_solver(self) -> diffrax.AbstractSolver:
+        if self.solver is not None:
+            return self.solver
+        chord = diffrax.VeryChord(rtol=self.rtol, atol=self.atol, norm=negligible_rms_norm)
+        return diffrax.Kvaerno5(root_finder=chord)
 
     def __check_init__(self):
         if not (self.rtol > 0 and self.atol > 0):
             raise ValueError(f"`rtol` and `atol` must be > 0, got {self.rtol}, {self.atol}.")
         if self.max_steps < 1:
             raise ValueError(f"`max_steps` must be >= 1, got {self.max_steps}.")
+
+
+def negligible_rms_norm(x) -> Float[Array, ""]:
+    """RMS norm that reads corrections below 1e-6 of the tolerance as exactly zero.
+
+    diffrax's chord iteration divides successive correction sizes to detect divergence; on a
+    slowly changing state the second correction is round-off, larger than the first, and every
+    step is rejected until `max_steps` (seen on a linear decay with rate 5.6e-5). A zero size
+    ends the iteration as converged instead.
+    """
+    size = optx.rms_norm(x)
+    return jnp.where(size < 1e-6, jnp.zeros_like(size), size)
 
 
 def solve_condition(
@@ -51,14 +76,14 @@ def solve_condition(
     t1 = ts[-1]
     solution = diffrax.diffeqsolve(
         diffrax.ODETerm(vector_field),
-        config.solver,
+        config.make_solver(),
         t0=jnp.zeros_like(t1),
         t1=t1,
         dt0=None,
         y0=y0,
         args=theta,
         saveat=diffrax.SaveAt(ts=ts),
-        stepsize_controller=diffrax.PIDController(rtol=config.rtol, atol=config.atol),
+        stepsize_controller=diffrax.PIDController(rtol=config.rtol, atol=config.atol, step_ts=ts),
         adjoint=diffrax.ForwardMode(),
         max_steps=config.max_steps,
         throw=False,

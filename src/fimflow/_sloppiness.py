@@ -22,6 +22,12 @@ class SloppinessSpectrum:
     stiffest: np.ndarray
     sloppiest: np.ndarray
 
+    @property
+    def decades_below_largest(self) -> np.ndarray:
+        """$-\\log_{10}(\\lambda_k/\\lambda_1)$; `inf` for numerically zero eigenvalues."""
+        with np.errstate(divide="ignore"):
+            return np.where(self.normalised > 0, -np.log10(np.where(self.normalised > 0, self.normalised, 1.0)), np.inf)
+
 
 def sloppiness_spectrum(analysis: EigenAnalysis) -> SloppinessSpectrum:
     """Normalised spectrum, decades spanned by the positive eigenvalues, stiffest and sloppiest eigenvectors.

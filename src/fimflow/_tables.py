@@ -16,11 +16,30 @@ def read_tsv(path) -> pd.DataFrame:
     if not os.path.isfile(path):
         raise ProblemFileError(path, "file not found. Check the path in the problem file.")
     try:
-        table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, UnicodeDecodeError) as error:
+        with open(path, encoding="utf-8") as handle:
+            lines = handle.read().splitlines()
+    except UnicodeDecodeError as error:
         raise ProblemFileError(path, f"not a readable TSV table ({error}).") from error
-    table.columns = [c.strip() for c in table.columns]
-    return table
+    if not any(line.strip() for line in lines):
+        raise ProblemFileError(path, "the file is empty; a table needs a tab-separated header row.")
+    first = next(i for i, line in enumerate(lines) if line.strip())  # pandas skips blank lines
+    header = lines[first].split("\t")
+    for row, line in enumerate(lines[first + 1 :], start=first + 2):
+        fields = line.split("\t")
+        if line.strip() and len(fields) > len(header):
+            # pandas would shift surplus fields into an index or report only a line number
+            raise ProblemFileError(
+                path,
+                f"{len(fields)} tab-separated fields but the header has {len(header)} "
+                f"{[c.strip() for c in header]}. Remove the extra tab(s) or name the extra column(s).",
+                row=row,
+            )
+    try:
+        table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        raise ProblemFileError(path, f"not a readable TSV table ({error}).") from error
+    table.columns = [str(c).strip() for c in table.columns]
+    return table.fillna("")
 
 
 def require_columns(table: pd.DataFrame, columns, path) -> None:
@@ -50,9 +69,13 @@ def number_or_id(text: str, known_ids, path, row: int, column: str, what: str):
     """A cell holding either a number or a parameter id: returns (index, value)."""
     text = str(text).strip()
     try:
-        return -1, float(text)
+        value = float(text)
     except ValueError:
         pass
+    else:
+        if not math.isfinite(value):
+            raise ProblemFileError(path, f"{what} must be a finite number or a parameter id, got {text!r}.", row=row, column=column)
+        return -1, value
     if text not in known_ids:
         raise ProblemFileError(
             path,
@@ -102,7 +125,10 @@ def read_parameter_table(path) -> ParameterTable:
                 )
             if not (math.isfinite(lo) and math.isfinite(hi)):
                 raise ProblemFileError(
-                    path, f"estimated parameter `{pid}` needs finite bounds, got [{lo}, {hi}].", row=row, column=C.LOWER_BOUND
+                    path,
+                    f"estimated parameter `{pid}` needs finite bounds, got [{lo}, {hi}].",
+                    row=row,
+                    column=C.LOWER_BOUND if not math.isfinite(lo) else C.UPPER_BOUND,
                 )
             if scale != "lin" and lo <= 0:
                 raise ProblemFileError(

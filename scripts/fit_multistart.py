@@ -1,0 +1,26 @@
+"""Fit one shard of the multistart: the shard's rows of the seeded Latin hypercube."""
+
+import numpy as np
+
+from typing import TYPE_CHECKING
+
+import fimflow
+from fimflow import _io
+
+if TYPE_CHECKING:
+    from snakemake.script import snakemake
+
+log = fimflow.setup_logging(snakemake.log[0])
+
+fimflow.setup_jax(snakemake.params.compile_cache)
+params = snakemake.params
+problem = fimflow.load_problem(snakemake.input.problem, problem_id=snakemake.wildcards.problem)
+starts = fimflow.latin_hypercube_starts(problem, params.n_starts, seed=params.seed)
+index = np.array_split(np.arange(params.n_starts), params.n_shards)[int(snakemake.wildcards.shard)]
+objective = fimflow.Objective.from_problem(problem, fimflow.SolverConfig(**params.solver))
+result = fimflow.fit_multistart(
+    problem, starts[index], start_index=index, objective=objective, options=fimflow.FitOptions(**params.fit)
+)
+for i, status, nll, seconds in zip(result.start_index, result.status, result.nll, result.time_s):
+    log.info("start %d: %s, nll %.6f, %.2f s", i, status, nll, seconds)
+_io.write_multistart(snakemake.output.starts, result)

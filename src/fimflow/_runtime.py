@@ -1,0 +1,39 @@
+"""Process set-up for entry points (workflow scripts, command lines): logging, float64, compile cache."""
+
+import logging
+import os
+import sys
+
+import jax
+
+from ._precision import enable_float64
+
+
+def setup_logging(log_path: str | None) -> logging.Logger:
+    """Send `logging` and stderr of this process to `log_path` (append), INFO level."""
+    if log_path:
+        os.makedirs(os.path.dirname(os.path.abspath(log_path)), exist_ok=True)
+        stream = open(log_path, "a", buffering=1)
+        sys.stderr = stream
+        handler = logging.StreamHandler(stream)
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    return logging.getLogger("fimflow")
+
+
+def setup_jax(compile_cache: str | None = None) -> None:
+    """float64 on; JAX's persistent compilation cache in `compile_cache` if given.
+
+    diffrax programs are cacheable only with `EQX_ON_ERROR=nan` set before equinox is imported
+    (the workflow sets it for its jobs); without it the cache stays silently empty.
+    """
+    enable_float64()
+    if compile_cache:
+        os.makedirs(compile_cache, exist_ok=True)
+        jax.config.update("jax_compilation_cache_dir", os.path.abspath(compile_cache))
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+        jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)

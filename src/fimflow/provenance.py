@@ -1,0 +1,29 @@
+"""What a result depends on: the problem's files and the library's source (for re-run triggers)."""
+
+import hashlib
+import os
+
+from ._load import read_problem_file
+
+
+def problem_files(path) -> list[str]:
+    """The problem file and every table it names (absolute paths of existing files)."""
+    spec = read_problem_file(path)
+    names = [os.path.abspath(path)]
+    names += [spec[key] for key in ("parameters", "measurements", "conditions", "observables") if key in spec]
+    return names
+
+
+def library_fingerprint() -> str:
+    """SHA-256 over the source files of the installed fimflow package (changes with any edit)."""
+    root = os.path.dirname(os.path.abspath(__file__))
+    digest = hashlib.sha256()
+    for folder, dirs, files in sorted(os.walk(root)):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        for name in sorted(files):
+            if name.endswith(".py"):
+                path = os.path.join(folder, name)
+                digest.update(os.path.relpath(path, root).encode())
+                with open(path, "rb") as handle:
+                    digest.update(handle.read())
+    return digest.hexdigest()[:16]

@@ -1,0 +1,58 @@
+"""Model zoo with known answers, and small utilities shared by the tests."""
+
+import dataclasses
+import os
+
+import jax.numpy as jnp
+import numpy as np
+
+import fimflow
+from fimflow import AbstractODEModel
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class Robertson(AbstractODEModel):
+    """Robertson's stiff chemical kinetics (rate constants spanning 11 decades)."""
+
+    parameter_names = ("k1", "k2", "k3")
+    state_names = ("y1", "y2", "y3")
+    observable_names = ("y1", "y3")
+
+    def vector_field(self, t, y, theta):
+        k1, k2, k3 = theta
+        y1, y2, y3 = y
+        return jnp.stack([-k1 * y1 + k3 * y2 * y3, k1 * y1 - k2 * y2**2 - k3 * y2 * y3, k2 * y2**2])
+
+    def initial_state(self, theta):
+        return jnp.array([1.0, 0.0, 0.0]) + 0.0 * theta[0]
+
+    def observables(self, t, y, theta):
+        return jnp.stack([y[0], y[2]])
+
+
+def load(name: str) -> fimflow.Problem:
+    return fimflow.load_problem(os.path.join(REPO, "data", name, "problem.yaml"), problem_id=name)
+
+
+def noise_free(problem: fimflow.Problem, config=fimflow.SolverConfig(rtol=1e-11, atol=1e-13)) -> fimflow.Problem:
+    """The problem with its data replaced by the simulation at the nominal parameters."""
+    return problem.with_measurements(fimflow.simulate_measurements(problem, config=config)["simulation"])
+
+
+def fix(problem: fimflow.Problem, ids) -> fimflow.Problem:
+    """The problem with the parameters `ids` fixed at their nominal values."""
+    table = problem.parameters
+    estimate = np.array([e and pid not in ids for pid, e in zip(table.ids, table.estimate)])
+    return problem.with_parameters(dataclasses.replace(table, estimate=estimate))
+
+
+def central_difference(fn, x, step=1e-5):
+    """Jacobian of `fn` at `x` by central differences (rows: outputs, columns: inputs)."""
+    x = np.asarray(x, dtype=np.float64)
+    columns = []
+    for j in range(len(x)):
+        e = np.zeros_like(x)
+        e[j] = step
+        columns.append((np.asarray(fn(x + e)) - np.asarray(fn(x - e))) / (2 * step))
+    return np.stack(columns, axis=-1)

@@ -1,0 +1,110 @@
+"""Expected and observed Fisher information: finite differences, noise block, agreement, PK rank."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import fimflow
+from fimflow._fisher import to_linear_scale
+
+from helpers import central_difference, fix, load, noise_free
+
+TIGHT = fimflow.SolverConfig(rtol=1e-11, atol=1e-13)
+
+
+def test_sensitivities_match_finite_differences():
+    problem = load("cascade")
+    objective = fimflow.Objective.from_problem(problem, TIGHT)
+    theta = problem.parameters.nominal_theta()
+    predict = jax.jit(lambda t: objective.predictions(t)[0])
+    sens = np.asarray(jax.jit(jax.jacfwd(lambda t: objective.predictions(t)[0]))(jnp.asarray(theta)))
+    reference = central_difference(lambda x: predict(jnp.asarray(x)), theta, step=1e-5)
+    np.testing.assert_allclose(sens, reference, rtol=1e-5, atol=1e-7 * np.abs(reference).max())
+
+
+def test_observed_fim_matches_finite_differences_of_gradient():
+    problem = load("cascade")
+    objective = fimflow.Objective.from_problem(problem, TIGHT)
+    theta = problem.parameters.nominal_theta()
+    fim = fimflow.fisher_information(objective, theta, problem.parameter_ids)
+    gradient = jax.jit(jax.jacfwd(objective.nll))
+    reference = central_difference(lambda x: gradient(jnp.asarray(x)), theta, step=1e-4)
+    reference = 0.5 * (reference + reference.T)
+    np.testing.assert_allclose(fim.observed, reference, rtol=1e-4, atol=1e-6 * np.abs(reference).max())
+
+
+@pytest.mark.parametrize("name", ["pk_fixed_dose", "cascade"])
+def test_expected_equals_observed_at_noise_free_data(name):
+    problem = noise_free(fix(load(name), ["sigma_C", "sigma_Kp", "sigma_G"]))
+    objective = fimflow.Objective.from_problem(problem, TIGHT)
+    fim = fimflow.fisher_information(objective, problem.parameters.nominal_theta(), problem.parameter_ids)
+    assert fim.relative_difference < 1e-8
+    np.testing.assert_allclose(fim.observed, fim.expected, rtol=1e-8, atol=1e-8 * np.abs(fim.expected).max())
+
+
+def test_noise_block_is_analytic():
+    # one sigma per observable on log10 scale: I_ss = sum_i 2 (ln 10)^2 over its measurements
+    problem = load("cascade")
+    objective = fimflow.Objective.from_problem(problem)
+    fim = fimflow.fisher_information(objective, problem.parameters.nominal_theta(), problem.parameter_ids)
+    for k, sigma in enumerate(("sigma_C", "sigma_Kp", "sigma_G")):
+        i = problem.parameter_ids.index(sigma)
+        n = int(np.sum(problem.observable_index == k))
+        assert fim.expected[i, i] == pytest.approx(2 * n * np.log(10) ** 2, rel=1e-12)
+        others = [j for j in range(problem.n_params) if j != i]
+        np.testing.assert_allclose(fim.expected[i, others], 0.0, atol=1e-12)
+
+
+def test_fim_is_symmetric_psd_and_permutation_invariant():
+    problem = load("cascade")
+    objective = fimflow.Objective.from_problem(problem)
+    fim = fimflow.fisher_information(objective, problem.parameters.nominal_theta(), problem.parameter_ids).expected
+    np.testing.assert_array_equal(fim, fim.T)
+    values = np.linalg.eigvalsh(fim)
+    assert values.min() > -1e-10 * values.max()
+    perm = np.random.default_rng(0).permutation(len(fim))
+    np.testing.assert_allclose(np.linalg.eigvalsh(fim[np.ix_(perm, perm)]), values, rtol=1e-9, atol=1e-9 * values.max())
+
+
+def test_pk_full_is_rank_two_with_scaling_null_direction():
+    problem = noise_free(load("pk_full"))
+    objective = fimflow.Objective.from_problem(problem, TIGHT)
+    fim = fimflow.fisher_information(objective, problem.parameters.nominal_theta(), problem.parameter_ids)
+    for matrix in (fim.expected, fim.observed):
+        analysis = fimflow.eigen_analysis(matrix, problem.parameter_ids)
+        assert analysis.rank == 2
+        cosine = abs(analysis.null_directions[:, 0] @ (np.ones(3) / np.sqrt(3)))
+        assert cosine > 0.999
+        verdicts = fimflow.parameter_verdicts(analysis, matrix, *problem.parameters.bounds())
+        assert [v["verdict"] for v in verdicts] == ["not identifiable"] * 3
+
+
+def test_pk_fixed_dose_is_full_rank_and_identifiable():
+    problem = noise_free(load("pk_fixed_dose"))
+    objective = fimflow.Objective.from_problem(problem, TIGHT)
+    fim = fimflow.fisher_information(objective, problem.parameters.nominal_theta(), problem.parameter_ids)
+    analysis = fimflow.eigen_analysis(fim.expected, problem.parameter_ids)
+    assert analysis.rank == 2
+    verdicts = fimflow.parameter_verdicts(analysis, fim.expected, *problem.parameters.bounds())
+    assert [v["verdict"] for v in verdicts] == ["identifiable"] * 2
+    assert all(np.isfinite(v["standard_error"]) and v["standard_error"] < 0.05 for v in verdicts)
+
+
+def test_pk_fim_matches_closed_form():
+    # C = (D/V) exp(-(CL/V) t) with D fixed: dC/dlog10 V and dC/dlog10 CL in closed form
+    problem = load("pk_fixed_dose")
+    objective = fimflow.Objective.from_problem(problem, TIGHT)
+    theta = problem.parameters.nominal_theta()
+    dose, (volume, clearance) = 100.0, 10.0**theta
+    t = problem.measurements["time"].to_numpy()
+    c = dose / volume * np.exp(-clearance / volume * t)
+    ln10 = np.log(10.0)
+    d_v = c * (-1 + clearance / volume * t) * ln10
+    d_cl = c * (-clearance / volume * t) * ln10
+    jac = np.stack([d_v, d_cl], axis=1)
+    exact = jac.T @ jac / 0.1**2
+    fim = fimflow.fisher_information(objective, theta, problem.parameter_ids).expected
+    np.testing.assert_allclose(fim, exact, rtol=1e-8)
+    linear = to_linear_scale(fim, 10.0**theta, ("log10", "log10"))
+    np.testing.assert_allclose(linear, (jac / (np.array([volume, clearance]) * ln10)).T @ (jac / (np.array([volume, clearance]) * ln10)) / 0.01, rtol=1e-8)

@@ -1,0 +1,50 @@
+"""Simulation against closed forms and scipy's Radau."""
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy.integrate import solve_ivp
+
+import fimflow
+from fimflow.models import OneCompartmentPK
+
+from helpers import Robertson
+
+TIGHT = fimflow.SolverConfig(rtol=1e-10, atol=1e-16)
+
+
+@pytest.mark.parametrize("theta", [(100.0, 10.0, 2.0), (5.0, 0.5, 0.25), (8120.0, 217.0, 0.0123)])
+def test_pk_equals_closed_form(theta):
+    dose, volume, clearance = theta
+    ts = jnp.array([0.0, 0.25, 0.5, 1, 2, 4, 6, 8, 12, 24])
+    _, obs, ok = fimflow.simulate(OneCompartmentPK(), jnp.array(theta), ts, TIGHT)
+    exact = dose / volume * np.exp(-clearance / volume * np.asarray(ts))
+    assert bool(ok)
+    np.testing.assert_allclose(np.asarray(obs[:, 0]), exact, rtol=1e-8, atol=0)
+
+
+def test_robertson_agrees_with_radau():
+    theta = np.array([0.04, 3e7, 1e4])
+    ts = np.array([1e-4, 1e-2, 1.0, 10.0, 100.0, 1e3, 1e4, 4e4])
+    ys, _, ok = fimflow.simulate(Robertson(), jnp.asarray(theta), jnp.asarray(ts), fimflow.SolverConfig(rtol=1e-10, atol=1e-14))
+    ref = solve_ivp(
+        lambda t, y: np.asarray(Robertson().vector_field(t, jnp.asarray(y), jnp.asarray(theta))),
+        (0.0, ts[-1]), [1.0, 0.0, 0.0], method="Radau", rtol=1e-12, atol=1e-16, t_eval=ts,
+    )
+    assert bool(ok) and ref.success
+    np.testing.assert_allclose(np.asarray(ys)[:, [0, 2]], ref.y.T[:, [0, 2]], rtol=1e-7, atol=1e-14)
+    np.testing.assert_allclose(np.asarray(ys)[:, 1], ref.y.T[:, 1], rtol=1e-6, atol=1e-16)
+
+
+def test_failed_solve_is_reported_not_raised():
+    # too few steps for Robertson: a status, never an exception
+    config = fimflow.SolverConfig(rtol=1e-10, atol=1e-14, max_steps=10)
+    ys, _, ok = fimflow.simulate(Robertson(), jnp.array([0.04, 3e7, 1e4]), jnp.array([1.0, 1e4]), config)
+    assert not bool(ok)
+
+
+def test_solver_config_rejects_bad_tolerances():
+    with pytest.raises(ValueError, match="rtol"):
+        fimflow.SolverConfig(rtol=0.0)
+    with pytest.raises(ValueError, match="max_steps"):
+        fimflow.SolverConfig(max_steps=0)

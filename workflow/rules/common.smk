@@ -1,0 +1,86 @@
+import glob
+import hashlib
+import os
+
+from snakemake.utils import validate
+
+validate(config, "../schemas/config.schema.yaml")
+
+# JAX settings for every job (inherited by the job processes): float64, and equinox errors as
+# NaN so that diffrax programs can go into the persistent compilation cache.
+os.environ.setdefault("EQX_ON_ERROR", "nan")
+os.environ.setdefault("JAX_ENABLE_X64", "1")
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+import fimflow  # noqa: E402  (after the environment above)
+from fimflow.provenance import library_fingerprint, problem_files  # noqa: E402
+
+PROBLEMS = list(config["problems"])
+N_SHARDS = min(config["fit"]["n_shards"], config["fit"]["n_starts"])
+SHARDS = [str(k) for k in range(N_SHARDS)]
+LIBRARY = library_fingerprint()
+
+
+
+def check_problems():
+    """Load every problem and check its predictions before any job runs; one error lists all."""
+    errors = []
+    for problem_id, spec in config["problems"].items():
+        try:
+            problem = fimflow.load_problem(spec["problem"], problem_id=problem_id)
+            for prediction in spec.get("predictions", []):
+                fimflow.check_prediction(problem, fimflow.PredictionSpec(**prediction))
+        except (fimflow.FimflowInputError, ValueError) as error:
+            errors.append(f"problems.{problem_id}: {error}")
+    if errors:
+        raise fimflow.FimflowInputError("bad study input in the config:\n" + "\n".join(errors))
+
+
+check_problems()
+
+
+wildcard_constraints:
+    problem="|".join(PROBLEMS),
+    shard=r"\d+",
+
+
+def get_problem_inputs(wildcards):
+    """The problem file and every table it names, so a changed table re-runs that problem."""
+    return problem_files(config["problems"][wildcards.problem]["problem"])
+
+
+def get_shards(wildcards):
+    return expand("results/{problem}/fit/starts_{shard}.tsv", problem=wildcards.problem, shard=SHARDS)
+
+
+def get_predictions(wildcards):
+    return config["problems"][wildcards.problem].get("predictions", [])
+
+
+def get_fim(wildcards):
+    return f"results/{wildcards.problem}/fisher/{config['identifiability']['fim']}.tsv"
+
+
+def get_final_output():
+    stages = [
+        "problem/summary.json",
+        "fit/multistart.tsv",
+        "fit/waterfall.png",
+        "fit/fit.png",
+        "fisher/summary.json",
+        "identifiability/summary.tsv",
+        "sloppiness/spectrum.png",
+        "sloppiness/eigenvectors.png",
+        "prediction/bands.png",
+    ]
+    return expand("results/{problem}/{stage}", problem=PROBLEMS, stage=stages)
+
+
+def get_problem_file(wildcards):
+    return config["problems"][wildcards.problem]["problem"]
+
+
+def get_fit_options():
+    """The optimiser settings of `fimflow.FitOptions` from the `fit` section."""
+    fit = config["fit"]
+    return {"method": fit["method"], "max_iterations": fit["max_iterations"]}

@@ -1,0 +1,81 @@
+rule fit_multistart:
+    input:
+        problem=get_problem_file,
+        tables=get_problem_inputs,
+        summary="results/{problem}/problem/summary.json",
+    output:
+        starts="results/{problem}/fit/starts_{shard}.tsv",
+    params:
+        n_starts=config["fit"]["n_starts"],
+        n_shards=N_SHARDS,
+        seed=config["fit"]["seed"],
+        fit=get_fit_options(),
+        solver=config["solver"],
+        compile_cache=config["compile_cache"],
+        library=LIBRARY,
+    log:
+        "logs/fit_multistart/{problem}_{shard}.log",
+    benchmark:
+        "benchmarks/fit_multistart/{problem}_{shard}.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=120,
+    script:
+        "../../scripts/fit_multistart.py"
+
+
+rule gather_multistart:
+    input:
+        problem=get_problem_file,
+        tables=get_problem_inputs,
+        shards=get_shards,
+    output:
+        table="results/{problem}/fit/multistart.tsv",
+        best="results/{problem}/fit/best.json",
+    params:
+        tolerance=config["fit"]["tolerance"],
+        library=LIBRARY,
+    log:
+        "logs/gather_multistart/{problem}.log",
+    benchmark:
+        "benchmarks/gather_multistart/{problem}.tsv"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../../scripts/gather_multistart.py"
+
+
+rule plot_fit:
+    input:
+        problem=get_problem_file,
+        tables=get_problem_inputs,
+        table="results/{problem}/fit/multistart.tsv",
+        best="results/{problem}/fit/best.json",
+    output:
+        waterfall=report(
+            "results/{problem}/fit/waterfall.png",
+            caption="../report/waterfall.rst",
+            category="Fit",
+            labels={"problem": "{problem}", "figure": "waterfall"},
+        ),
+        fit=report(
+            "results/{problem}/fit/fit.png",
+            caption="../report/fit.rst",
+            category="Fit",
+            labels={"problem": "{problem}", "figure": "fit vs data"},
+        ),
+    params:
+        solver=config["solver"],
+        compile_cache=config["compile_cache"],
+        library=LIBRARY,
+    log:
+        "logs/plot_fit/{problem}.log",
+    benchmark:
+        "benchmarks/plot_fit/{problem}.tsv"
+    resources:
+        mem_mb=2000,
+        runtime=20,
+    script:
+        "../../scripts/plot_fit.py"

@@ -1,0 +1,17 @@
+rule load_problem:
+    input:
+        problem=get_problem_file,
+        tables=get_problem_inputs,
+    output:
+        summary="results/{problem}/problem/summary.json",
+    params:
+        library=LIBRARY,
+    log:
+        "logs/load_problem/{problem}.log",
+    benchmark:
+        "benchmarks/load_problem/{problem}.tsv"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../../scripts/load_problem.py"

@@ -1,0 +1,31 @@
+rule sloppiness:
+    input:
+        fim=get_fim,
+        observed="results/{problem}/fisher/observed.tsv",
+    output:
+        spectrum="results/{problem}/sloppiness/spectrum.tsv",
+        eigenvectors="results/{problem}/sloppiness/eigenvectors.tsv",
+        spectrum_png=report(
+            "results/{problem}/sloppiness/spectrum.png",
+            caption="../report/spectrum.rst",
+            category="Sloppiness",
+            labels={"problem": "{problem}", "figure": "spectrum"},
+        ),
+        eigenvectors_png=report(
+            "results/{problem}/sloppiness/eigenvectors.png",
+            caption="../report/eigenvectors.rst",
+            category="Sloppiness",
+            labels={"problem": "{problem}", "figure": "eigenvectors"},
+        ),
+    params:
+        rank_tolerance=config["identifiability"]["rank_tolerance"],
+        library=LIBRARY,
+    log:
+        "logs/sloppiness/{problem}.log",
+    benchmark:
+        "benchmarks/sloppiness/{problem}.tsv"
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../../scripts/sloppiness.py"
