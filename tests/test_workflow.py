@@ -1,0 +1,106 @@
+"""End to end: real snakemake on the tiny config in a temporary directory."""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import REPO
+
+SNAKEMAKE = os.path.join(os.path.dirname(sys.executable), "snakemake")
+
+pytestmark = pytest.mark.workflow
+
+
+def snakemake(directory, *args, timeout=900):
+    command = [SNAKEMAKE, "--snakefile", os.path.join(REPO, "Snakefile"), "--directory", str(directory),
+               "--configfile", os.path.join(str(directory), "config.yaml"), "--cores", "2", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+
+
+def jobs_of(output: str) -> set[tuple[str, str]]:
+    """(rule, problem) pairs of the jobs a dry run would run."""
+    jobs, rule = set(), None
+    for line in output.splitlines():
+        match = re.match(r"^(?:local)?rule (\w+):", line.strip())
+        if match:
+            rule = match.group(1)
+        match = re.search(r"wildcards: problem=(\w+)", line)
+        if match and rule:
+            jobs.add((rule, match.group(1)))
+    return jobs
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    root = tmp_path_factory.mktemp("study")
+    shutil.copy(os.path.join(REPO, ".test", "config", "config.yaml"), root / "config.yaml")
+    for name in ("pk_full", "pk_fixed_dose"):
+        shutil.copytree(os.path.join(REPO, "data", name), root / "data" / name)
+    run = snakemake(root)
+    assert run.returncode == 0, run.stderr[-5000:]
+    return root
+
+
+def test_study_produces_every_result(study):
+    for problem in ("pk_full", "pk_fixed_dose"):
+        base = study / "results" / problem
+        for name in ("problem/summary.json", "fit/starts_0.tsv", "fit/starts_1.tsv", "fit/multistart.tsv",
+                     "fit/best.json", "fit/waterfall.png", "fit/fit.png", "fisher/expected.tsv",
+                     "fisher/observed.tsv", "fisher/eigen.tsv", "fisher/summary.json",
+                     "identifiability/summary.tsv", "identifiability/null_directions.tsv",
+                     "sloppiness/spectrum.tsv", "sloppiness/spectrum.png", "sloppiness/eigenvectors.png",
+                     "prediction/bands.tsv", "prediction/contributions.tsv", "prediction/bands.png"):
+            assert (base / name).stat().st_size > 0, name
+        for rule in ("load_problem", "gather_multistart", "fisher_information", "identifiability", "predict"):
+            assert (study / "benchmarks" / rule / f"{problem}.tsv").exists()
+            assert (study / "logs" / rule / f"{problem}.log").exists()
+    assert not list(study.glob("results/**/.tmp-*"))
+
+
+def test_study_numbers(study):
+    table = pd.read_csv(study / "results/pk_fixed_dose/fit/multistart.tsv", sep="\t")
+    assert len(table) == 4 and sorted(table["start"]) == [0, 1, 2, 3]
+    best = json.loads((study / "results/pk_fixed_dose/fit/best.json").read_text())
+    assert best["n_within_tolerance"] >= 2
+    # the synthetic data were made at V = 10, CL = 2 with sigma 0.1: the fit is close to the truth
+    np.testing.assert_allclose(best["x_linear"], [10.0, 2.0], rtol=0.05)
+    verdicts = pd.read_csv(study / "results/pk_fixed_dose/identifiability/summary.tsv", sep="\t")
+    assert list(verdicts["verdict"]) == ["identifiable", "identifiable"]
+    verdicts = pd.read_csv(study / "results/pk_full/identifiability/summary.tsv", sep="\t")
+    assert list(verdicts["verdict"]) == ["not identifiable"] * 3
+    null = pd.read_csv(study / "results/pk_full/identifiability/null_directions.tsv", sep="\t")
+    assert len(null) == 1
+    vector = null[["v_D", "v_V", "v_CL"]].to_numpy()[0]
+    assert abs(vector @ np.ones(3)) / np.sqrt(3) > 0.999
+    bands = pd.read_csv(study / "results/pk_fixed_dose/prediction/bands.tsv", sep="\t")
+    assert list(bands["time"]) == [0, 2, 8, 24] and not bands["unbounded"].any()
+    contributions = pd.read_csv(study / "results/pk_fixed_dose/prediction/contributions.tsv", sep="\t")
+    np.testing.assert_allclose(contributions.groupby("time")["share"].sum().to_numpy(), bands["variance"], rtol=1e-10)
+
+
+def test_second_run_does_nothing_and_a_changed_table_reruns_only_its_problem(study):
+    dry = snakemake(study, "--dry-run")
+    assert dry.returncode == 0 and "Nothing to be done" in dry.stdout + dry.stderr
+    os.utime(study / "data/pk_full/parameters.tsv")  # same content, newer: snakemake checks checksums
+    dry = snakemake(study, "--dry-run")
+    assert "Nothing to be done" in dry.stdout + dry.stderr
+    table = study / "data/pk_full/parameters.tsv"
+    table.write_text(table.read_text().replace("10000\t100\t1", "10000\t120\t1"))
+    dry = snakemake(study, "--dry-run")
+    jobs = jobs_of(dry.stdout)
+    assert {problem for _, problem in jobs} == {"pk_full"}
+    assert ("fit_multistart", "pk_full") in jobs and ("predict", "pk_full") in jobs
+
+
+def test_report_is_one_html_with_captions(study):
+    run = snakemake(study, "--report", str(study / "report.html"), timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    html = (study / "report.html").read_text(errors="replace")
+    assert "Multistart waterfall" in html or "waterfall" in html
