@@ -340,3 +340,16 @@ def test_failing_writer_leaves_existing_file_unchanged(tmp_path):
         _io.write_json(tmp_path / "new.json", {"b": object()}, format=FORMAT)
     assert not (tmp_path / "new.json").exists()
     assert _leftovers(tmp_path) == []
+
+
+def test_library_fingerprint_follows_source_edits(tmp_path):
+    import shutil
+
+    from fimflow.provenance import library_fingerprint
+
+    package = os.path.dirname(fimflow.__file__)
+    copy = tmp_path / "fimflow"
+    shutil.copytree(package, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    assert library_fingerprint(str(copy)) == library_fingerprint()
+    (copy / "_fit.py").write_text((copy / "_fit.py").read_text() + "\n# edited\n")
+    assert library_fingerprint(str(copy)) != library_fingerprint()

@@ -26,7 +26,7 @@ class SloppinessSpectrum:
     def decades_below_largest(self) -> np.ndarray:
         """$-\\log_{10}(\\lambda_k/\\lambda_1)$; `inf` for numerically zero eigenvalues."""
         with np.errstate(divide="ignore"):
-            return np.where(self.normalised > 0, -np.log10(np.where(self.normalised > 0, self.normalised, 1.0)), np.inf)
+            return np.where(self.normalised > 0, 0.0 - np.log10(np.where(self.normalised > 0, self.normalised, 1.0)), np.inf) + 0.0
 
 
 def sloppiness_spectrum(analysis: EigenAnalysis) -> SloppinessSpectrum:

@@ -14,9 +14,9 @@ def problem_files(path) -> list[str]:
     return names
 
 
-def library_fingerprint() -> str:
-    """SHA-256 over the source files of the installed fimflow package (changes with any edit)."""
-    root = os.path.dirname(os.path.abspath(__file__))
+def library_fingerprint(root: str | None = None) -> str:
+    """SHA-256 over the `.py` files of the fimflow package (or of `root`): changes with any edit."""
+    root = root or os.path.dirname(os.path.abspath(__file__))
     digest = hashlib.sha256()
     for folder, dirs, files in sorted(os.walk(root)):
         dirs[:] = sorted(d for d in dirs if d != "__pycache__")
