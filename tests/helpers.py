@@ -2,6 +2,9 @@
 
 import dataclasses
 import os
+import shutil
+import subprocess
+import sys
 
 import jax.numpy as jnp
 import numpy as np
@@ -56,3 +59,28 @@ def central_difference(fn, x, step=1e-5):
         e[j] = step
         columns.append((np.asarray(fn(x + e)) - np.asarray(fn(x - e))) / (2 * step))
     return np.stack(columns, axis=-1)
+
+
+SNAKEMAKE = os.path.join(os.path.dirname(sys.executable), "snakemake")
+
+
+def make_study(root, config: str | None = None, problems=("pk_full", "pk_fixed_dose")):
+    """A study folder: the tiny test config (or `config` text) and copies of the problems' data."""
+    root.mkdir(parents=True, exist_ok=True)
+    if config is None:
+        shutil.copy(os.path.join(REPO, ".test", "config", "config.yaml"), root / "config.yaml")
+    else:
+        (root / "config.yaml").write_text(config)
+    for name in problems:
+        shutil.copytree(os.path.join(REPO, "data", name), root / "data" / name)
+    return root
+
+
+def snakemake_command(directory, *args):
+    return [SNAKEMAKE, "--snakefile", os.path.join(REPO, "Snakefile"), "--directory", str(directory),
+            "--configfile", os.path.join(str(directory), "config.yaml"), "--cores", "2", *args]
+
+
+def snakemake(directory, *args, timeout=900, env=None):
+    """Run snakemake on a study folder; returns the CompletedProcess."""
+    return subprocess.run(snakemake_command(directory, *args), capture_output=True, text=True, timeout=timeout, env=env)

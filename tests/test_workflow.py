@@ -3,25 +3,14 @@
 import json
 import os
 import re
-import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import REPO
-
-SNAKEMAKE = os.path.join(os.path.dirname(sys.executable), "snakemake")
+from helpers import make_study, snakemake
 
 pytestmark = pytest.mark.workflow
-
-
-def snakemake(directory, *args, timeout=900):
-    command = [SNAKEMAKE, "--snakefile", os.path.join(REPO, "Snakefile"), "--directory", str(directory),
-               "--configfile", os.path.join(str(directory), "config.yaml"), "--cores", "2", *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
 
 
 def jobs_of(output: str) -> set[tuple[str, str]]:
@@ -39,10 +28,7 @@ def jobs_of(output: str) -> set[tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
-    root = tmp_path_factory.mktemp("study")
-    shutil.copy(os.path.join(REPO, ".test", "config", "config.yaml"), root / "config.yaml")
-    for name in ("pk_full", "pk_fixed_dose"):
-        shutil.copytree(os.path.join(REPO, "data", name), root / "data" / name)
+    root = make_study(tmp_path_factory.mktemp("study"))
     run = snakemake(root)
     assert run.returncode == 0, run.stderr[-5000:]
     return root
@@ -103,4 +89,6 @@ def test_report_is_one_html_with_captions(study):
     run = snakemake(study, "--report", str(study / "report.html"), timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
     html = (study / "report.html").read_text(errors="replace")
-    assert "Multistart waterfall" in html or "waterfall" in html
+    for caption in ("fimflow calibration study", "Multistart waterfall", "Sloppiness spectrum",
+                    "Delta-method prediction bands", "Per-parameter verdict"):
+        assert caption in html, caption

@@ -1,6 +1,7 @@
 """A JSON-ready description of a loaded problem (what the load step checked and found)."""
 
 import hashlib
+import os
 
 import numpy as np
 
@@ -28,5 +29,5 @@ def problem_summary(problem: Problem) -> dict:
         "n_measurements": problem.n_measurements,
         "measurements_per_observable": counts,
         "parameters": table.to_dict("records"),
-        "sources": {str(p): _sha256(p) for p in problem.sources},
+        "sources": {os.path.relpath(p): _sha256(p) for p in problem.sources},  # relative: no host paths
     }
