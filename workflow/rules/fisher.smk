@@ -21,6 +21,8 @@ rule fisher_information:
         "logs/fisher_information/{problem}.log",
     benchmark:
         "benchmarks/fisher_information/{problem}.tsv"
+    group:
+        "postfit"
     resources:
         mem_mb=4000,
         runtime=30,

@@ -40,6 +40,8 @@ rule gather_multistart:
         "logs/gather_multistart/{problem}.log",
     benchmark:
         "benchmarks/gather_multistart/{problem}.tsv"
+    group:
+        "postfit"
     resources:
         mem_mb=2000,
         runtime=10,
@@ -74,6 +76,8 @@ rule plot_fit:
         "logs/plot_fit/{problem}.log",
     benchmark:
         "benchmarks/plot_fit/{problem}.tsv"
+    group:
+        "postfit"
     resources:
         mem_mb=2000,
         runtime=20,

@@ -24,6 +24,8 @@ rule identifiability:
         "logs/identifiability/{problem}.log",
     benchmark:
         "benchmarks/identifiability/{problem}.tsv"
+    group:
+        "postfit"
     resources:
         mem_mb=1000,
         runtime=10,

@@ -29,6 +29,8 @@ rule predict:
         "logs/predict/{problem}.log",
     benchmark:
         "benchmarks/predict/{problem}.tsv"
+    group:
+        "postfit"
     resources:
         mem_mb=4000,
         runtime=30,

@@ -24,6 +24,8 @@ rule sloppiness:
         "logs/sloppiness/{problem}.log",
     benchmark:
         "benchmarks/sloppiness/{problem}.tsv"
+    group:
+        "postfit"
     resources:
         mem_mb=1000,
         runtime=10,
