@@ -5,6 +5,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 
 import jax.numpy as jnp
 import numpy as np
@@ -62,15 +63,18 @@ def central_difference(fn, x, step=1e-5):
 
 
 SNAKEMAKE = os.path.join(os.path.dirname(sys.executable), "snakemake")
+# one JAX compilation cache for every study of a test session: a cached program gives the same
+# numbers and saves the compile time of each job of the same model
+COMPILE_CACHE = os.path.join(tempfile.gettempdir(), f"fimflow-test-jax-cache-{os.getpid()}")
 
 
 def make_study(root, config: str | None = None, problems=("pk_full", "pk_fixed_dose")):
     """A study folder: the tiny test config (or `config` text) and copies of the problems' data."""
     root.mkdir(parents=True, exist_ok=True)
     if config is None:
-        shutil.copy(os.path.join(REPO, ".test", "config", "config.yaml"), root / "config.yaml")
-    else:
-        (root / "config.yaml").write_text(config)
+        with open(os.path.join(REPO, ".test", "config", "config.yaml")) as handle:
+            config = handle.read()
+    (root / "config.yaml").write_text(config + f"\ncompile_cache: {COMPILE_CACHE}\n")
     for name in problems:
         shutil.copytree(os.path.join(REPO, "data", name), root / "data" / name)
     return root

@@ -46,7 +46,7 @@ def test_expected_equals_observed_at_noise_free_data(name):
 def test_noise_block_is_analytic():
     # one sigma per observable on log10 scale: I_ss = sum_i 2 (ln 10)^2 over its measurements
     problem = load("cascade")
-    objective = fimflow.Objective.from_problem(problem)
+    objective = fimflow.Objective.from_problem(problem, TIGHT)
     fim = fimflow.fisher_information(objective, problem.parameters.nominal_theta(), problem.parameter_ids)
     for k, sigma in enumerate(("sigma_C", "sigma_Kp", "sigma_G")):
         i = problem.parameter_ids.index(sigma)
@@ -58,7 +58,7 @@ def test_noise_block_is_analytic():
 
 def test_fim_is_symmetric_psd_and_permutation_invariant():
     problem = load("cascade")
-    objective = fimflow.Objective.from_problem(problem)
+    objective = fimflow.Objective.from_problem(problem, TIGHT)
     fim = fimflow.fisher_information(objective, problem.parameters.nominal_theta(), problem.parameter_ids).expected
     np.testing.assert_array_equal(fim, fim.T)
     values = np.linalg.eigvalsh(fim)

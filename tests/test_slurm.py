@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from helpers import REPO
+from helpers import COMPILE_CACHE, REPO
 
 SNAKEMAKE = os.path.join(os.path.dirname(sys.executable), "snakemake")
 PROFILE = os.path.join(REPO, "config", "profiles", "slurm")
@@ -240,7 +240,7 @@ COMPARED = [f"results/{problem}/{name}" for problem in PROBLEMS
 @pytest.fixture(scope="module")
 def runs(cluster):
     root = cluster["root"]
-    cache = str(root / "jax_cache")
+    cache = COMPILE_CACHE
     local = study_directory(root, "local", cache)
     on_slurm = study_directory(root, "on_slurm", cache)
     # the reference: a local run of the compared results, beside the SLURM run (which mostly waits)
