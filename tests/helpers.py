@@ -80,9 +80,9 @@ def make_study(root, config: str | None = None, problems=("pk_full", "pk_fixed_d
     return root
 
 
-def snakemake_command(directory, *args):
+def snakemake_command(directory, *args, cores: int = 2):
     return [SNAKEMAKE, "--snakefile", os.path.join(REPO, "Snakefile"), "--directory", str(directory),
-            "--configfile", os.path.join(str(directory), "config.yaml"), "--cores", "2", *args]
+            "--configfile", os.path.join(str(directory), "config.yaml"), "--cores", str(cores), *args]
 
 
 def snakemake(directory, *args, timeout=900, env=None):

@@ -15,16 +15,14 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from helpers import COMPILE_CACHE, REPO
+from helpers import REPO, make_study, snakemake_command
 
-SNAKEMAKE = os.path.join(os.path.dirname(sys.executable), "snakemake")
 PROFILE = os.path.join(REPO, "config", "profiles", "slurm")
 PROBLEMS = ("pk_full", "pk_fixed_dose")
 SEARCH_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin", "/usr/bin"])
@@ -216,23 +214,6 @@ def cluster(tmp_path_factory):
             os.unlink(link)
 
 
-def study_directory(root, name: str, compile_cache: str):
-    """The tiny study (.test/config/config.yaml) in root/name, with a JAX compilation cache shared
-    by the local and the SLURM run (a cached program gives the same numbers; it only saves time)."""
-    directory = root / name
-    directory.mkdir()
-    config = Path(REPO, ".test", "config", "config.yaml").read_text()
-    (directory / "config.yaml").write_text(config + f"compile_cache: {compile_cache}\n")
-    for problem in PROBLEMS:
-        shutil.copytree(os.path.join(REPO, "data", problem), directory / "data" / problem)
-    return directory
-
-
-def snakemake_command(directory, *args):
-    return [SNAKEMAKE, "--snakefile", os.path.join(REPO, "Snakefile"), "--directory", str(directory),
-            "--configfile", str(directory / "config.yaml"), *args]
-
-
 COMPARED = [f"results/{problem}/{name}" for problem in PROBLEMS
             for name in ("fit/multistart.tsv", "fisher/expected.tsv", "identifiability/summary.tsv")]
 
@@ -240,13 +221,12 @@ COMPARED = [f"results/{problem}/{name}" for problem in PROBLEMS
 @pytest.fixture(scope="module")
 def runs(cluster):
     root = cluster["root"]
-    cache = COMPILE_CACHE
-    local = study_directory(root, "local", cache)
-    on_slurm = study_directory(root, "on_slurm", cache)
+    local = make_study(root / "local", problems=PROBLEMS)
+    on_slurm = make_study(root / "on_slurm", problems=PROBLEMS)  # shares the compile cache
     # the reference: a local run of the compared results, beside the SLURM run (which mostly waits)
     reference_log = root / "snakemake_local.log"
     with reference_log.open("w") as output:
-        reference = subprocess.Popen(snakemake_command(local, "--cores", "2", *COMPARED), stdout=output,
+        reference = subprocess.Popen(snakemake_command(local, *COMPARED), stdout=output,
                                      stderr=subprocess.STDOUT)
     try:
         # test-only settings on top of the profile: this cluster has no accounting (sacct fails), so
@@ -256,8 +236,8 @@ def runs(cluster):
         # no retries.
         command = ["timeout", "-s", "INT", "-k", "60", str(SNAKEMAKE_TIMEOUT),
                    *snakemake_command(on_slurm, "--profile", PROFILE, "--slurm-status-command", "squeue",
-                                      "--slurm-init-seconds-before-status-checks", "1", "--cores", "1",
-                                      "--retries", "0")]
+                                      "--slurm-init-seconds-before-status-checks", "1", "--retries", "0",
+                                      cores=1)]
         run = subprocess.run(command, capture_output=True, text=True, env=cluster["env"],
                              timeout=SNAKEMAKE_TIMEOUT + 120)
         log = run.stdout + run.stderr
