@@ -6,15 +6,11 @@ import numpy as np
 import pandas as pd
 
 from . import _columns as C
+from ._fit import _nll
 from ._objective import Objective
 from ._problem import Problem
 from ._simulate import SolverConfig
 from ._precision import require_float64
-
-
-@eqx.filter_jit
-def _nll(objective, theta):
-    return objective.nll(theta)
 
 
 @eqx.filter_jit

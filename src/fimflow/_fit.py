@@ -166,7 +166,7 @@ def _run_lbfgsb(objective, x0, lb, ub, options):
             return 1e100, np.zeros_like(x)
         return value, np.asarray(_nll_gradient(objective, theta))
 
-    if not np.isfinite(fun(x0)[0]) or fun(x0)[0] >= 1e100:
+    if fun(x0)[0] >= 1e100:  # non-finite NLL, mapped to 1e100 by `fun`
         return x0, "failed", "The simulation failed at the start point.", 0
     out = scipy.optimize.minimize(
         fun, x0, jac=True, method="L-BFGS-B", bounds=list(zip(lb, ub)),

@@ -67,12 +67,12 @@ def load_problem(path, *, problem_id: str | None = None) -> Problem:
     parameters = read_parameter_table(spec["parameters"])
     pids = list(parameters.ids)
 
-    condition_ids, cond_index, cond_value = _read_conditions(spec.get("conditions"), model, pids, spec)
-    noise, transform, distribution = _read_observables(spec.get("observables"), model, pids)
-
     mpath = spec["measurements"]
     table = read_tsv(mpath)
     require_columns(table, C.MEASUREMENT_REQUIRED, mpath)
+    condition_ids, cond_index, cond_value = _read_conditions(spec.get("conditions"), model, pids, spec, table)
+    noise, transform, distribution = _read_observables(spec.get("observables"), model, pids)
+
     if table.empty:
         raise ProblemFileError(mpath, "the measurement table has no rows.")
     check_identifier_column(table, C.OBSERVABLE_ID, set(model.observable_names), mpath,
@@ -156,12 +156,15 @@ def _check_unique(table, column, path, what):
         seen.add(value.strip())
 
 
-def _read_conditions(path, model, pids, spec):
-    """Model parameter of each condition: (condition ids, index array, value array)."""
+def _read_conditions(path, model, pids, spec, measurements):
+    """Model parameter of each condition: (condition ids, index array, value array).
+
+    Without a condition table the conditions are those named in the `measurements` table.
+    """
     names = model.parameter_names
     if path is None:
-        table = pd.DataFrame({C.CONDITION_ID: sorted(set(read_tsv(spec["measurements"]).get(C.SIMULATION_CONDITION_ID, [])))})
-        table = table.astype(str)
+        ids = sorted({c.strip() for c in measurements[C.SIMULATION_CONDITION_ID]})
+        table = pd.DataFrame({C.CONDITION_ID: ids}).astype(str)
     else:
         table = read_tsv(path)
         require_columns(table, (C.CONDITION_ID,), path)
