@@ -8,6 +8,7 @@ from ._errors import FimflowInputError as FimflowInputError
 from ._errors import ModelDefinitionError as ModelDefinitionError
 from ._errors import ProblemFileError as ProblemFileError
 from ._load import load_problem as load_problem
+from .petab import load_petab as load_petab
 from ._model import AbstractODEModel as AbstractODEModel
 from ._objective import Objective as Objective
 from ._problem import ParameterTable as ParameterTable

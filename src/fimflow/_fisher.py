@@ -42,15 +42,19 @@ class FisherResult:
 
 
 def _locations_and_noise(objective: Objective, theta):
-    d, _ = objective.differences(theta)
-    return d, objective.noise(theta)
+    d, s, _ = objective.differences_and_noise(theta)
+    return d, s
 
 
 @eqx.filter_jit
 def expected_fisher_information(objective: Objective, theta) -> jnp.ndarray:
     """Expected FIM (forward sensitivities), including the block of estimated noise parameters."""
-    (j_mu, j_s) = jax.jacfwd(lambda t: _locations_and_noise(objective, t))(theta)
-    s = objective.noise(theta)
+
+    def locations_and_noise(t):
+        d, s = _locations_and_noise(objective, t)
+        return (d, s), s
+
+    (j_mu, j_s), s = jax.jacfwd(locations_and_noise, has_aux=True)(theta)
     a = 1.0 / s**2
     c = jnp.where(objective.distribution == 0, 2.0, 1.0) / s**2
     fim = (j_mu.T * a[None, :]) @ j_mu + (j_s.T * c[None, :]) @ j_s

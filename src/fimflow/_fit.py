@@ -137,8 +137,13 @@ def _nll(objective, theta):
 
 
 @eqx.filter_jit
-def _nll_gradient(objective, theta):
-    return jax.jacfwd(objective.nll)(theta)
+def _objective(objective, theta):
+    return objective.objective(theta)
+
+
+@eqx.filter_jit
+def _objective_gradient(objective, theta):
+    return jax.jacfwd(objective.objective)(theta)
 
 
 def _run_trf(objective, x0, lb, ub, options):
@@ -161,10 +166,10 @@ def _run_trf(objective, x0, lb, ub, options):
 def _run_lbfgsb(objective, x0, lb, ub, options):
     def fun(x):
         theta = jnp.asarray(x)
-        value = float(_nll(objective, theta))
+        value = float(_objective(objective, theta))
         if not np.isfinite(value):
             return 1e100, np.zeros_like(x)
-        return value, np.asarray(_nll_gradient(objective, theta))
+        return value, np.asarray(_objective_gradient(objective, theta))
 
     if fun(x0)[0] >= 1e100:  # non-finite NLL, mapped to 1e100 by `fun`
         return x0, "failed", "The simulation failed at the start point.", 0
@@ -192,7 +197,8 @@ def fit_multistart(
     - `objective`: the compiled problem (default `Objective.from_problem(problem)`).
     - `options`: `FitOptions`.
 
-    **Returns:** `MultistartResult`, NLL with all normalisation constants.
+    **Returns:** `MultistartResult`, NLL with all normalisation constants (plus the negative
+    log prior density when the problem has priors: the fit is then maximum a posteriori).
     """
     require_float64()
     objective = objective or Objective.from_problem(problem)
@@ -201,13 +207,14 @@ def fit_multistart(
         raise ValueError(f"`starts` must have {problem.n_params} columns, got {starts.shape[1]}.")
     start_index = np.arange(len(starts)) if start_index is None else np.asarray(start_index)
     lb, ub = problem.parameters.bounds()
-    run = _run_lbfgsb if (options.method == "lbfgsb" or not objective.all_normal) else _run_trf
+    least_squares = objective.all_normal and not objective.has_priors
+    run = _run_trf if (options.method == "trf" and least_squares) else _run_lbfgsb
     xs, nlls, statuses, messages, iterations, times = [], [], [], [], [], []
     for x0 in starts:
         tic = time.perf_counter()
         try:
             x, status, message, n_iter = run(objective, np.clip(x0, lb, ub), lb, ub, options)
-            nll = float(_nll(objective, jnp.asarray(x)))
+            nll = float(_objective(objective, jnp.asarray(x)))
             if not np.isfinite(nll):
                 status, message = "failed", "The simulation failed at the final point."
         except (RuntimeError, ValueError, np.linalg.LinAlgError) as error:

@@ -50,7 +50,8 @@ def read_problem_file(path) -> dict:
 
 
 def load_problem(path, *, problem_id: str | None = None) -> Problem:
-    """Load and check a Python-model problem described by `problem.yaml`.
+    """Load and check a problem: a PEtab v1 yaml (see `fimflow.load_petab`) or a
+    Python-model problem described by a `problem.yaml` (`format: fimflow-python-1`).
 
     The yaml names the model class explicitly (`model: package.module:Class`) and the tables:
     `parameters` (PEtab parameter table), `measurements` (PEtab measurement table),
@@ -62,6 +63,10 @@ def load_problem(path, *, problem_id: str | None = None) -> Problem:
     **Raises:** `ProblemFileError` naming file, row and column for any inconsistency,
     `ModelDefinitionError` when the model cannot be imported.
     """
+    from .petab import is_petab_yaml, load_petab  # petab imports this module
+
+    if is_petab_yaml(path):
+        return load_petab(path, problem_id=problem_id)
     spec = read_problem_file(path)
     model = _import_model(spec["model"], str(path))
     parameters = read_parameter_table(spec["parameters"])

@@ -50,6 +50,13 @@ class ParameterTable:
     upper: np.ndarray
     nominal: np.ndarray
     estimate: np.ndarray
+    prior_codes: np.ndarray | None = None
+    prior_parameters: np.ndarray | None = None
+
+    @property
+    def has_priors(self) -> bool:
+        """Whether an estimated parameter has a prior other than flat on its scale."""
+        return self.prior_codes is not None and bool(np.any(self.prior_codes[self.estimated_index] != 0))
 
     @property
     def estimated_ids(self) -> tuple[str, ...]:
@@ -106,8 +113,14 @@ class Problem:
       repeating the last time; `time_index` points into it for each measurement.
     - `noise_index`, `noise_value`: the noise scale (σ for normal, b for Laplace) of each
       measurement, a problem parameter or a constant (linear scale).
+      For models with noise formulas (PEtab) these are `(n_meas, k)`: the values of the
+      formula's `noiseParameter1..k` placeholders.
     - `transformation`, `distribution`: codes per measurement (see `TRANSFORMATION_CODES`,
       `DISTRIBUTION_CODES`).
+    - `observable_parameter_index`, `observable_parameter_value`: `(n_meas, k)` values of the
+      `observableParameter1..k` placeholders of each measurement (PEtab models), or `None`.
+    - `preequilibration`: `(n_conditions,)` whether a condition starts from the steady state
+      of another one, whose model parameters are `preequilibration_parameter_index/value`.
     """
 
     id: str
@@ -127,6 +140,11 @@ class Problem:
     transformation: np.ndarray
     distribution: np.ndarray
     sources: tuple[str, ...] = ()
+    observable_parameter_index: np.ndarray | None = None
+    observable_parameter_value: np.ndarray | None = None
+    preequilibration: np.ndarray | None = None
+    preequilibration_parameter_index: np.ndarray | None = None
+    preequilibration_parameter_value: np.ndarray | None = None
 
     @property
     def parameter_ids(self) -> tuple[str, ...]:

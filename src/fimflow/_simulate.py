@@ -62,34 +62,98 @@ def solve_condition(
     theta: Float[Array, " n_model_params"],
     ts: Float[Array, " n_times"],
     config: SolverConfig,
+    preequilibration: tuple | None = None,
+    steady_state_times: bool = False,
 ) -> tuple[Float[Array, "n_times n_states"], Bool[Array, ""]]:
     """States at the sorted times `ts` (from $t_0 = 0$) and whether the solve succeeded.
 
+    - `preequilibration`: `(theta_pre, use)`; where `use`, the initial state is the steady
+      state under `theta_pre`, re-initialised by `model.reinitialise` (PEtab semantics).
+    - `steady_state_times`: `ts` may end in `inf` (steady-state measurements).
+    - Models with `discontinuities(theta)` get those times as step-size breakpoints; models
+      with time-triggered events (`n_events`) are integrated in segments between events.
+
     Forward-mode differentiable (`jax.jacfwd`) through `diffrax.ForwardMode`. A failed solve
-    (step limit, non-finite state) returns `ok = False` instead of raising.
+    (step limit, non-finite state, no steady state) returns `ok = False` instead of raising.
     """
-
-    def vector_field(t, y, args):
-        return model.vector_field(t, y, args)
-
     y0 = model.initial_state(theta)
-    t1 = ts[-1]
-    solution = diffrax.diffeqsolve(
-        diffrax.ODETerm(vector_field),
+    ok = jnp.asarray(True)
+    if preequilibration is not None:
+        theta_pre, use = preequilibration
+        y_pre, ok_pre = steady_state(model, theta_pre, model.initial_state(theta_pre), config)
+        y0 = jnp.where(use, model.reinitialise(y_pre, theta), y0)
+        ok = jnp.where(use, ok_pre, ok)
+    finite = jnp.isfinite(ts)
+    t_end = jnp.max(jnp.where(finite, ts, 0.0))
+    ys, ok_t = _integrate(model, theta, y0, jnp.where(finite, ts, t_end), t_end, config)
+    if steady_state_times:
+        y_inf, ok_inf = steady_state(model, theta, y0, config)
+        ys = jnp.where(finite[:, None], ys, y_inf[None, :])
+        ok = ok & jnp.where(jnp.all(finite), True, ok_inf)
+    return ys, ok & ok_t & jnp.all(jnp.isfinite(ys))
+
+
+def _diffeqsolve(model, theta, y0, t0, t1, saveat, config, event=None):
+    jumps = model.discontinuities(theta) if hasattr(model, "discontinuities") else None
+    controller = diffrax.PIDController(rtol=config.rtol, atol=config.atol)
+    step_ts = saveat.subs.ts
+    if step_ts is not None or jumps is not None:
+        controller = diffrax.ClipStepSizeController(controller, step_ts=step_ts, jump_ts=jumps)
+    return diffrax.diffeqsolve(
+        diffrax.ODETerm(lambda t, y, args: model.vector_field(t, y, args)),
         config.make_solver(),
-        t0=jnp.zeros_like(t1),
+        t0=t0,
         t1=t1,
         dt0=None,
         y0=y0,
         args=theta,
-        saveat=diffrax.SaveAt(ts=ts),
-        stepsize_controller=diffrax.PIDController(rtol=config.rtol, atol=config.atol, step_ts=ts),
+        saveat=saveat,
+        stepsize_controller=controller,
         adjoint=diffrax.ForwardMode(),
         max_steps=config.max_steps,
+        event=event,
         throw=False,
     )
-    ok = (solution.result == diffrax.RESULTS.successful) & jnp.all(jnp.isfinite(solution.ys))
-    return solution.ys, ok
+
+
+def _integrate(model, theta, y0, ts, t_end, config):
+    """States at `ts` within [0, t_end], stopping and restarting at time-triggered events."""
+    n_events = getattr(model, "n_events", 0)
+    if n_events == 0:
+        solution = _diffeqsolve(model, theta, y0, jnp.zeros_like(t_end), t_end, diffrax.SaveAt(ts=ts), config)
+        return solution.ys, solution.result == diffrax.RESULTS.successful
+    times = model.event_times(theta)
+    fires = (times > 0) | model.event_fires_at_start()
+    order = jnp.argsort(times)
+    bounds = jnp.concatenate([jnp.zeros(1), jnp.clip(times[order], 0.0, t_end), t_end[None]])
+    ys = jnp.zeros((ts.shape[0], y0.shape[0]))
+    ok = jnp.asarray(True)
+    y = y0
+    for k in range(n_events + 1):
+        a, b = bounds[k], bounds[k + 1]
+        saveat = diffrax.SaveAt(ts=jnp.clip(ts, a, b), t1=True)
+        solution = _diffeqsolve(model, theta, y, a, jnp.maximum(b, a), saveat, config)
+        inside = (ts >= a) & ((ts < b) if k < n_events else (ts <= b))
+        ys = jnp.where(inside[:, None], solution.ys[:-1], ys)
+        ok = ok & ((solution.result == diffrax.RESULTS.successful) | (b <= a))
+        y = jnp.where(b > a, solution.ys[-1], y)
+        if k < n_events:
+            fired = model.apply_event(order[k], b, y, theta)
+            y = jnp.where(fires[order[k]] & (times[order[k]] <= t_end), fired, y)
+    return ys, ok
+
+
+def steady_state(model, theta, y0, config, t_max: float = 1e12):
+    """Integrate until $\\|f\\|$ is within the tolerances (diffrax steady-state event).
+
+    Returns the state and whether a steady state was reached before `t_max`.
+    """
+    event = diffrax.Event(diffrax.steady_state_event(rtol=config.rtol, atol=config.atol))
+    solution = _diffeqsolve(
+        model, theta, y0, jnp.zeros(()), jnp.asarray(t_max), diffrax.SaveAt(t1=True), config, event=event
+    )
+    reached = solution.result == diffrax.RESULTS.event_occurred
+    return solution.ys[-1], reached & jnp.all(jnp.isfinite(solution.ys[-1]))
 
 
 def observables_at(
