@@ -68,15 +68,19 @@ SNAKEMAKE = os.path.join(os.path.dirname(sys.executable), "snakemake")
 COMPILE_CACHE = os.path.join(tempfile.gettempdir(), f"fimflow-test-jax-cache-{os.getpid()}")
 
 
-def make_study(root, config: str | None = None, problems=("pk_full", "pk_fixed_dose")):
-    """A study folder: the tiny test config (or `config` text) and copies of the problems' data."""
+def make_study(root, config: str | None = None, problems=("pk_full", "pk_fixed_dose", "petab_minimal")):
+    """A study folder: the tiny test config (or `config` text) and copies of the problems' data
+    (from `data/<name>`, or `tests/data/<name>` for test-only problems, at the same path)."""
     root.mkdir(parents=True, exist_ok=True)
     if config is None:
         with open(os.path.join(REPO, ".test", "config", "config.yaml")) as handle:
             config = handle.read()
     (root / "config.yaml").write_text(config + f"\ncompile_cache: {COMPILE_CACHE}\n")
     for name in problems:
-        shutil.copytree(os.path.join(REPO, "data", name), root / "data" / name)
+        folder = os.path.join("data", name)
+        if not os.path.isdir(os.path.join(REPO, folder)):
+            folder = os.path.join("tests", "data", name)
+        shutil.copytree(os.path.join(REPO, folder), root / folder)
     return root
 
 

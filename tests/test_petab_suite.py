@@ -3,7 +3,6 @@ simulations at the nominal parameters match each case's `_NNNN_solution.yaml`.""
 
 import os
 
-import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,13 +14,6 @@ from conftest import SHARED
 SUITE = os.path.join(SHARED, "petab_test_suite", "v1.0.0_sbml")
 CASES = sorted(c for c in os.listdir(SUITE) if c.isdigit()) if os.path.isdir(SUITE) else []
 pytestmark = pytest.mark.skipif(not CASES, reason=f"the PEtab test suite is not at {SUITE} (a user's clone without ../shared)")
-
-
-def chi2(problem):
-    objective = fimflow.Objective.from_problem(problem)
-    d, s, ok = objective.differences_and_noise(jnp.asarray(problem.parameters.nominal_theta()))
-    assert bool(ok)
-    return float(jnp.sum((d / s) ** 2))
 
 
 @pytest.mark.parametrize("case", CASES or ["none"])
@@ -40,4 +32,4 @@ def test_case(case):
     np.testing.assert_allclose(simulated["simulation"], expected["simulation"], rtol=0, atol=solution["tol_simulations"])
 
     assert fimflow.log_likelihood(problem) == pytest.approx(solution["llh"], abs=solution["tol_llh"])
-    assert chi2(problem) == pytest.approx(solution["chi2"], abs=solution["tol_chi2"])
+    assert fimflow.chi2(problem) == pytest.approx(solution["chi2"], abs=solution["tol_chi2"])

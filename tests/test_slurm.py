@@ -20,11 +20,23 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from helpers import REPO, make_study, snakemake_command
 
 PROFILE = os.path.join(REPO, "config", "profiles", "slurm")
 PROBLEMS = ("pk_full", "pk_fixed_dose")
+
+
+def _tiny_config() -> str:
+    """The tiny test config with only the `PROBLEMS` (the Python-model ones: a short cluster run)."""
+    with open(os.path.join(REPO, ".test", "config", "config.yaml")) as handle:
+        config = yaml.safe_load(handle)
+    config["problems"] = {k: v for k, v in config["problems"].items() if k in PROBLEMS}
+    return yaml.safe_dump(config, sort_keys=False)
+
+
+CONFIG = _tiny_config()
 SEARCH_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin", "/usr/bin"])
 DAEMONS = ("slurmctld", "slurmd", "munged")
 CLIENTS = ("sbatch", "srun", "squeue", "sinfo", "scancel", "munge", "unmunge", "runuser")
@@ -221,8 +233,8 @@ COMPARED = [f"results/{problem}/{name}" for problem in PROBLEMS
 @pytest.fixture(scope="module")
 def runs(cluster):
     root = cluster["root"]
-    local = make_study(root / "local", problems=PROBLEMS)
-    on_slurm = make_study(root / "on_slurm", problems=PROBLEMS)  # shares the compile cache
+    local = make_study(root / "local", CONFIG, problems=PROBLEMS)
+    on_slurm = make_study(root / "on_slurm", CONFIG, problems=PROBLEMS)  # shares the compile cache
     # the reference: a local run of the compared results, beside the SLURM run (which mostly waits)
     reference_log = root / "snakemake_local.log"
     with reference_log.open("w") as output:

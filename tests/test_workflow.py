@@ -35,7 +35,7 @@ def study(tmp_path_factory):
 
 
 def test_study_produces_every_result(study):
-    for problem in ("pk_full", "pk_fixed_dose"):
+    for problem in ("pk_full", "pk_fixed_dose", "petab_minimal"):
         base = study / "results" / problem
         for name in ("problem/summary.json", "fit/starts_0.tsv", "fit/starts_1.tsv", "fit/multistart.tsv",
                      "fit/best.json", "fit/waterfall.png", "fit/fit.png", "fisher/expected.tsv",

@@ -17,6 +17,7 @@ from ._simulate import SolverConfig as SolverConfig
 from ._simulate import simulate as simulate
 
 __version__ = "0.1.0"
+from ._api import chi2 as chi2
 from ._api import log_likelihood as log_likelihood
 from ._api import simulate_measurements as simulate_measurements
 from ._api import simulate_curves as simulate_curves

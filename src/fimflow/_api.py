@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 
 from . import _columns as C
-from ._fit import _nll
 from ._objective import Objective
 from ._problem import Problem
 from ._simulate import SolverConfig
@@ -14,8 +13,11 @@ from ._precision import require_float64
 
 
 @eqx.filter_jit
-def _predictions(objective, theta):
-    return objective.predictions(theta)
+def _evaluate(objective, theta):
+    """Everything the functions below report, from one compiled program (one simulation)."""
+    y, s, ok = objective.predictions_and_noise(theta)
+    d = objective.difference_of(y)
+    return {"nll": jnp.sum(objective.nll_terms_of(d, s, ok)), "y": y, "d": d, "s": s, "ok": ok}
 
 
 def _theta(problem: Problem, x) -> jnp.ndarray:
@@ -37,13 +39,20 @@ def log_likelihood(problem: Problem, x=None, *, config: SolverConfig = SolverCon
     `problem.parameter_ids`; `None` means the nominal values.
     """
     require_float64()
-    return -float(_nll(Objective.from_problem(problem, config), _theta(problem, x)))
+    return -float(_evaluate(Objective.from_problem(problem, config), _theta(problem, x))["nll"])
+
+
+def chi2(problem: Problem, x=None, *, config: SolverConfig = SolverConfig()) -> float:
+    """Sum of squared weighted residuals $\\sum_i ((h(y_i) - h(m_i))/\\sigma_i)^2$ (PEtab's chi2)."""
+    require_float64()
+    out = _evaluate(Objective.from_problem(problem, config), _theta(problem, x))
+    return float(jnp.where(out["ok"], jnp.sum((out["d"] / out["s"]) ** 2), jnp.nan))
 
 
 def simulate_measurements(problem: Problem, x=None, *, config: SolverConfig = SolverConfig()) -> pd.DataFrame:
     """The measurement table with a `simulation` column (PEtab simulation-table form)."""
     require_float64()
-    y, _ = _predictions(Objective.from_problem(problem, config), _theta(problem, x))
+    y = _evaluate(Objective.from_problem(problem, config), _theta(problem, x))["y"]
     table = problem.measurements.copy()
     table[C.SIMULATION] = np.asarray(y)
     return table
@@ -52,9 +61,9 @@ def simulate_measurements(problem: Problem, x=None, *, config: SolverConfig = So
 def simulate_curves(problem: Problem, x=None, *, config: SolverConfig = SolverConfig(), n_points: int = 201) -> pd.DataFrame:
     """Observables of every condition on an even time grid up to the last measurement (for plots)."""
     require_float64()
-    times = np.linspace(0.0, float(np.max(problem.times)), n_points)
-    objective = Objective.from_problem(problem, config).with_times(np.tile(times, (len(problem.condition_ids), 1)))
-    _, obs, _ = _simulate_all(objective, _theta(problem, x))
+    times = np.linspace(0.0, float(np.max(problem.times[np.isfinite(problem.times)], initial=0.0)), n_points)
+    objective = Objective.from_problem(problem, config)
+    _, obs, _ = _curves(objective, _theta(problem, x), jnp.asarray(np.tile(times, (len(problem.condition_ids), 1))))
     obs = np.asarray(obs)
     rows = [
         {C.OBSERVABLE_ID: o, C.SIMULATION_CONDITION_ID: c, C.TIME: t, C.SIMULATION: obs[ci, ti, oi]}
@@ -66,5 +75,5 @@ def simulate_curves(problem: Problem, x=None, *, config: SolverConfig = SolverCo
 
 
 @eqx.filter_jit
-def _simulate_all(objective, theta):
-    return objective.simulate(theta)
+def _curves(objective, theta, times):
+    return objective.curves(theta, times)

@@ -61,6 +61,7 @@ class Objective(eqx.Module):
     transformation: Int[Array, " n_meas"]
     distribution: Int[Array, " n_meas"]
     noise_offset: Float[Array, " n_meas"]
+    curve_measurement: Int[Array, "n_conditions n_obs"]
     prior_codes: Int[Array, " n_params"]
     prior_parameters: Float[Array, "n_params 2"]
     estimated_noise: bool = eqx.field(static=True)
@@ -121,6 +122,7 @@ class Objective(eqx.Module):
             transformation=jnp.asarray(problem.transformation),
             distribution=jnp.asarray(problem.distribution),
             noise_offset=jnp.asarray(offset),
+            curve_measurement=jnp.asarray(_first_measurements(problem)),
             prior_codes=jnp.asarray(prior_codes),
             prior_parameters=jnp.asarray(prior_parameters),
             has_priors=table.has_priors,
@@ -158,6 +160,35 @@ class Objective(eqx.Module):
             lambda p, ts, q, use: solve_condition(self.model, p, ts, self.config, (q, use), steady)
         )(thetas, self.times, pre, self.preequilibration)
 
+    def condition_curve(self, theta, condition, times) -> tuple[Float[Array, "n_times n_states"], Float[Array, "n_times n_obs"], Bool[Array, ""]]:
+        """States and observables of one condition at other `times` (sorted, finite), e.g.
+        for predictions and plots; placeholders of an observable take the values of its first
+        measurement in that condition (NaN if it has none)."""
+        p = self.model_parameters(theta)[condition]
+        pre = None
+        if self.preequilibration is not None:
+            q = _select(self.parameters_linear(theta), self.preequilibration_parameter_index, self.preequilibration_parameter_value)
+            pre = (q[condition], self.preequilibration[condition])
+        ys, ok = solve_condition(self.model, p, times, self.config, pre, False)
+        if not self.noise_formulas:
+            return ys, observables_at(self.model, p, times, ys), ok
+        first = self.curve_measurement[condition]
+        op = jnp.where(
+            (first >= 0)[:, None],
+            _select(self.parameters_linear(theta), self.observable_parameter_index, self.observable_parameter_value)[jnp.maximum(first, 0)],
+            jnp.nan,
+        )
+
+        def at(t, y):
+            per_observable = jax.vmap(lambda o, params: self.model.measurement_observables(t, y, p, params)[0][o])
+            return per_observable(jnp.arange(op.shape[0]), op)
+
+        return ys, jax.vmap(at)(times, ys), ok
+
+    def curves(self, theta, times) -> tuple[Float[Array, "n_conditions n_times n_states"], Float[Array, "n_conditions n_times n_obs"], Bool[Array, " n_conditions"]]:
+        """`condition_curve` of every condition; `times` is `(n_conditions, n_times)`."""
+        return jax.vmap(lambda c, ts: self.condition_curve(theta, c, ts))(jnp.arange(times.shape[0]), times)
+
     def predictions_and_noise(self, theta) -> tuple[Float[Array, " n_meas"], Float[Array, " n_meas"], Bool[Array, ""]]:
         """Simulated value (untransformed) and noise scale of every measurement, and whether all
         solves succeeded (one simulation)."""
@@ -186,13 +217,20 @@ class Objective(eqx.Module):
         return y, ok
 
     def noise(self, theta) -> Float[Array, " n_meas"]:
-        """Noise scale of every measurement (σ for normal, b for Laplace)."""
+        """Noise scale of every measurement (σ for normal, b for Laplace); simulates only when
+        noise formulas depend on the model."""
+        if not self.noise_formulas:
+            return _select(self.parameters_linear(theta), self.noise_index, self.noise_value)[:, 0]
         return self.predictions_and_noise(theta)[1]
 
     def differences_and_noise(self, theta):
         """h(prediction) - h(measurement) on the transformation scale, noise scales, success."""
         y, s, ok = self.predictions_and_noise(theta)
-        return transform(y, self.transformation) - transform(self.values, self.transformation), s, ok
+        return self.difference_of(y), s, ok
+
+    def difference_of(self, y) -> Float[Array, " n_meas"]:
+        """h(y) - h(measurement) for predictions `y`."""
+        return transform(y, self.transformation) - transform(self.values, self.transformation)
 
     def differences(self, theta) -> tuple[Float[Array, " n_meas"], Bool[Array, ""]]:
         """h(prediction) - h(measurement) on the transformation scale."""
@@ -201,7 +239,10 @@ class Objective(eqx.Module):
 
     def nll_terms(self, theta) -> Float[Array, " n_meas"]:
         """Negative log-likelihood of each measurement (NaN where the simulation failed)."""
-        d, s, ok = self.differences_and_noise(theta)
+        return self.nll_terms_of(*self.differences_and_noise(theta))
+
+    def nll_terms_of(self, d, s, ok) -> Float[Array, " n_meas"]:
+        """`nll_terms` from differences `d`, noise scales `s` and success `ok`."""
         normal = 0.5 * (d / s) ** 2 + jnp.log(jnp.sqrt(2 * jnp.pi) * s)
         laplace = jnp.abs(d) / s + jnp.log(2 * s)
         jacobian = jnp.where(
@@ -239,6 +280,14 @@ class Objective(eqx.Module):
         if self.estimated_noise:
             r = jnp.concatenate([r, jnp.sqrt(2 * jnp.log(s) + self.noise_offset)])
         return jnp.where(ok, r, jnp.nan)
+
+
+def _first_measurements(problem: Problem) -> np.ndarray:
+    """Index of the first measurement of each (condition, observable), -1 where none."""
+    first = np.full((len(problem.condition_ids), len(problem.observable_ids)), -1)
+    for i in range(problem.n_measurements - 1, -1, -1):
+        first[problem.condition_index[i], problem.observable_index[i]] = i
+    return first
 
 
 def _constants(index, value) -> np.ndarray:

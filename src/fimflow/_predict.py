@@ -16,7 +16,6 @@ import numpy as np
 
 from ._identifiability import EigenAnalysis
 from ._objective import Objective
-from ._simulate import solve_condition, observables_at
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,9 +37,7 @@ class PredictionSpec:
 
 @eqx.filter_jit
 def _prediction(objective: Objective, theta, condition, times, column):
-    p = objective.model_parameters(theta)[condition]
-    ys, _ = solve_condition(objective.model, p, times, objective.config)
-    obs = observables_at(objective.model, p, times, ys)
+    ys, obs, _ = objective.condition_curve(theta, condition, times)
     return jnp.concatenate([ys, obs], axis=1)[:, column]
 
 
@@ -99,7 +96,7 @@ def delta_method(gradient: np.ndarray, analysis: EigenAnalysis, *, null_toleranc
 
 def default_predictions(problem, *, n_points: int = 61, horizon: float = 1.5) -> list[PredictionSpec]:
     """Every observable in every condition on an even grid to `horizon` × the last measured time."""
-    t_max = float(np.max(problem.times)) * horizon
+    t_max = float(np.max(problem.times[np.isfinite(problem.times)], initial=0.0)) * horizon
     times = tuple(float(t) for t in np.linspace(0.0, t_max, n_points))
     return [
         PredictionSpec(id=f"{obs}__{cond}", condition=cond, times=times, observable=obs)
