@@ -18,3 +18,17 @@ SHARED = os.path.join(os.path.dirname(REPO), "shared")
 @pytest.fixture
 def rng():
     return np.random.default_rng(5678)
+
+
+# Slowest modules first: with `--dist loadfile` xdist hands out files in collection order, so the
+# long ones (real snakemake runs, a SLURM cluster, large benchmark models) start at once and the
+# short ones fill the gaps.
+SLOW_FIRST = ("test_slurm.py", "test_faults.py", "test_workflow.py", "test_petab_benchmarks.py")
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item):
+        name = os.path.basename(str(item.fspath))
+        return SLOW_FIRST.index(name) if name in SLOW_FIRST else len(SLOW_FIRST)
+
+    items.sort(key=rank)  # stable: the order within a module is kept
