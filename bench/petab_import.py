@@ -49,7 +49,7 @@ def measure(folder, config):
     theta = jax.numpy.asarray(problem.parameters.nominal_theta())
     nll = eqx.filter_jit(lambda o, t: o.nll(t))
     gradient = eqx.filter_jit(lambda o, t: jax.jacfwd(o.nll)(t))
-    row = {"problem": os.path.basename(folder), "params": problem.n_params, "import_s": t_import}
+    row = {"problem": os.path.basename(os.path.normpath(folder)), "params": problem.n_params, "import_s": t_import}
     for name, fn in (("nll", nll), ("gradient", gradient)):
         tic = time.perf_counter()
         fn.lower(objective, theta).compile()
