@@ -219,8 +219,6 @@ class _Reader:
 
     def reject_unsupported(self):
         m = self.model
-        if m.getNumConstraints():
-            pass  # constraints do not change the solution
         for s in m.getListOfSpecies():
             if s.isSetConversionFactor() or m.isSetConversionFactor():
                 raise SBMLError(f"species `{s.getId()}`: conversion factors are not supported.")

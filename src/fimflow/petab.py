@@ -6,34 +6,28 @@ The tables are read and linted with `petab`, the SBML model with `python-libsbml
 is a `ProblemFileError` naming the file, the row or id, and what to change.
 """
 
+import contextlib
 import logging
 import math
 import os
-import re
 import warnings
 
 import numpy as np
-import pandas as pd
 import petab.v1 as petab
-import sympy as sp
 import yaml
-from petab.v1.math import sympify_petab
 
 from . import _columns as C
 from ._errors import ProblemFileError
-from ._jax_math import UnsupportedExpression, check_expression
-from ._load import _time_grid
+from ._load import _check_unique, _time_grid
 from ._priors import read_priors
-from ._problem import DISTRIBUTION_CODES, TRANSFORMATION_CODES, Problem
+from ._problem import Problem
 from ._sbml import SBMLError, read_sbml
-from ._sbml_math import TIME
-from ._sbml_model import MeasurementModel, make_sbml_model
-from ._load import _check_unique
+from ._petab_observables import OBSERVABLE_FORMULA, Observables, _text
+from ._sbml_model import make_sbml_model
 from ._tables import read_parameter_table, read_tsv, require_columns
 
 PREEQ = "preequilibrationConditionId"
 OBSERVABLE_PARAMETERS = "observableParameters"
-OBSERVABLE_FORMULA = "observableFormula"
 
 
 def is_petab_yaml(path) -> bool:
@@ -75,12 +69,13 @@ def load_petab(yaml_path, *, problem_id: str | None = None) -> Problem:
     problem = _read(path)
     parameters = read_priors(files["parameters"], parameters)
     pids = list(parameters.ids)
-    observables = _Observables(problem.observable_df, files["observables"], spec, pids)
+    observables = Observables(problem.observable_df, files["observables"], spec, pids)
     extra = [p for p in pids if p not in spec.entities and p in observables.symbols]
     inputs = list(spec.inputs) + extra
     conditions = problem.condition_df
     overridable = _check_condition_columns(conditions, files["conditions"], spec, inputs)
-    model = make_sbml_model(spec, observables.measurement_model(), observables.ids, extra, overridable)
+    measurement_model = observables.measurement_model()
+    model = make_sbml_model(spec, measurement_model, observables.ids, extra, overridable)
     defaults = _defaults(spec, extra, pids, files)
 
     table = problem.measurement_df.reset_index(drop=True)
@@ -104,8 +99,8 @@ def load_petab(yaml_path, *, problem_id: str | None = None) -> Problem:
     time = np.array([r["time"] for r in rows])
     times, time_index = _time_grid(cond, time, len(entries))
     obs = np.array([observables.ids.index(r["observable"]) for r in rows])
-    op_index, op_value = _pack([r["observable_parameters"] for r in rows], observables.measurement_model().n_observable_parameters)
-    np_index, np_value = _pack([r["noise_parameters"] for r in rows], observables.measurement_model().n_noise_parameters)
+    op_index, op_value = _pack([r["observable_parameters"] for r in rows], measurement_model.n_observable_parameters)
+    np_index, np_value = _pack([r["noise_parameters"] for r in rows], measurement_model.n_noise_parameters)
     values = np.array([r["measurement"] for r in rows])
     return Problem(
         id=problem_id or os.path.basename(os.path.dirname(path)),
@@ -168,11 +163,18 @@ def petab_files(path) -> dict:
     }
 
 
+@contextlib.contextmanager
+def _quiet_petab():
+    """petab 0.8 calls pandas APIs that pandas deprecates: not the user's concern."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", FutureWarning)
+        yield
+
+
 def _read(path):
     try:
-        with warnings.catch_warnings():  # petab 0.8 uses pandas options pandas deprecates
-            warnings.simplefilter("ignore", DeprecationWarning)
-            warnings.simplefilter("ignore", FutureWarning)
+        with _quiet_petab():
             return petab.Problem.from_yaml(path)
     except Exception as error:  # petab raises many types; the message is the useful part
         raise ProblemFileError(path, f"petab cannot read the problem: {type(error).__name__}: {error}") from error
@@ -197,9 +199,7 @@ def _lint(problem, path) -> None:
     logger = logging.getLogger("petab")
     logger.addHandler(handler)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            warnings.simplefilter("ignore", FutureWarning)
+        with _quiet_petab():
             failed = petab.lint_problem(problem)
     except Exception as error:
         raise ProblemFileError(path, f"petab linting failed: {type(error).__name__}: {error}") from error
@@ -208,92 +208,6 @@ def _lint(problem, path) -> None:
     if failed:
         detail = "; ".join(dict.fromkeys(handler.messages)) or "see the petab log"
         raise ProblemFileError(path, f"the problem fails PEtab linting: {detail}")
-
-
-class _Observables:
-    """Observable table: formulas as sympy, placeholders, transformation and distribution."""
-
-    def __init__(self, df, path, spec, pids):
-        self.ids = [str(i) for i in df.index]
-        self.path = path
-        self.pids = pids
-        known = set(spec.inputs) | set(spec.states) | set(spec.derived_ids) | set(pids)
-        self.observable_exprs, self.noise_exprs = [], []
-        self.observable_placeholders, self.noise_placeholders = [], []
-        self.transformation, self.distribution = [], []
-        self.symbols = set()
-        for row, (oid, rec) in enumerate(df.iterrows(), start=2):
-            formula = self._parse(rec.get(OBSERVABLE_FORMULA), row, OBSERVABLE_FORMULA, oid, spec)
-            noise = self._parse(rec.get(C.NOISE_FORMULA), row, C.NOISE_FORMULA, oid, spec)
-            op = self._placeholders(formula, "observableParameter", oid, row, OBSERVABLE_FORMULA)
-            nps = self._placeholders(noise, "noiseParameter", oid, row, C.NOISE_FORMULA)
-            for expr, allowed, column in (
-                (formula, known | set(op), OBSERVABLE_FORMULA),
-                (noise, known | set(nps) | {oid}, C.NOISE_FORMULA),
-            ):
-                unknown = sorted({s.name for s in expr.free_symbols} - allowed - {TIME.name})
-                if unknown:
-                    raise ProblemFileError(
-                        path,
-                        f"formula of observable `{oid}` uses {unknown}, which are neither model "
-                        "entities, parameters of the parameter table nor its placeholders.",
-                        row=row, column=column,
-                    )
-                self.symbols |= {s.name for s in expr.free_symbols}
-            if noise.is_number and not float(noise) > 0:
-                raise ProblemFileError(path, f"noise formula of `{oid}` is {noise}; a noise scale must be > 0.", row=row, column=C.NOISE_FORMULA)
-            t = _text(rec.get(C.OBSERVABLE_TRANSFORMATION)) or "lin"
-            d = _text(rec.get(C.NOISE_DISTRIBUTION)) or "normal"
-            if t not in TRANSFORMATION_CODES:
-                raise ProblemFileError(path, f"transformation {t!r} is not one of lin, log, log10.", row=row, column=C.OBSERVABLE_TRANSFORMATION)
-            if d not in DISTRIBUTION_CODES:
-                raise ProblemFileError(path, f"noise distribution {d!r} is not one of normal, laplace.", row=row, column=C.NOISE_DISTRIBUTION)
-            self.observable_exprs.append(formula)
-            self.noise_exprs.append(noise)
-            self.observable_placeholders.append(op)
-            self.noise_placeholders.append(nps)
-            self.transformation.append(TRANSFORMATION_CODES[t])
-            self.distribution.append(DISTRIBUTION_CODES[d])
-
-    def _parse(self, text, row, column, oid, spec):
-        text = _text(text)
-        if not text:
-            raise ProblemFileError(self.path, f"observable `{oid}` has an empty {column}.", row=row, column=column)
-        try:
-            expr = sp.sympify(sympify_petab(text))
-        except Exception as error:
-            raise ProblemFileError(self.path, f"cannot parse {text!r}: {error}", row=row, column=column) from error
-        replace = {s: TIME for s in expr.free_symbols if s.name in ("t", "time") and s.name not in spec.entities}
-        expr = expr.xreplace(replace)
-        try:
-            check_expression(expr)
-        except UnsupportedExpression as error:
-            raise ProblemFileError(self.path, f"unsupported math in {text!r}: {error}", row=row, column=column) from error
-        return expr
-
-    def _placeholders(self, expr, kind, oid, row, column):
-        pattern = re.compile(rf"^{kind}(\d+)_{re.escape(oid)}$")
-        numbers = sorted(int(m.group(1)) for s in expr.free_symbols if (m := pattern.match(s.name)))
-        if numbers != list(range(1, len(numbers) + 1)):
-            raise ProblemFileError(
-                self.path,
-                f"placeholders {kind}N_{oid} must be numbered 1..n without gaps, got "
-                f"{[f'{kind}{n}_{oid}' for n in numbers]}.",
-                row=row, column=column,
-            )
-        return tuple(f"{kind}{n}_{oid}" for n in numbers)
-
-    def measurement_model(self) -> MeasurementModel:
-        return MeasurementModel(
-            tuple(self.observable_exprs), tuple(self.noise_exprs),
-            tuple(self.observable_placeholders), tuple(self.noise_placeholders),
-        )
-
-
-def _text(value) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    return str(value).strip()
 
 
 def _check_condition_columns(df, path, spec, inputs) -> list:
