@@ -65,7 +65,10 @@ def central_difference(fn, x, step=1e-5):
 SNAKEMAKE = os.path.join(os.path.dirname(sys.executable), "snakemake")
 # one JAX compilation cache for every study of a test session: a cached program gives the same
 # numbers and saves the compile time of each job of the same model
-COMPILE_CACHE = os.path.join(tempfile.gettempdir(), f"fimflow-test-jax-cache-{os.getpid()}")
+# (xdist's workers share it through the test run's id)
+COMPILE_CACHE = os.path.join(
+    tempfile.gettempdir(), f"fimflow-test-jax-cache-{os.environ.get('PYTEST_XDIST_TESTRUNUID', os.getpid())}"
+)
 
 
 def make_study(root, config: str | None = None, problems=("pk_full", "pk_fixed_dose", "petab_minimal")):

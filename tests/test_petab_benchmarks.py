@@ -131,10 +131,12 @@ def test_gradient_matches_finite_differences(name):
                                        REFERENCE_GRADIENT_DIFFERS))
 def test_gradient_matches_amici_reference(name):
     """Projections of the gradient on random directions against those of the pyPESTO+AMICI
-    reference gradient (CVODES forward sensitivities, rtol 1e-12)."""
+    reference gradient (CVODES forward sensitivities, rtol 1e-12), to 5e-4 of the gradient's
+    norm: the error of our default tolerances (rtol 1e-8; Bachmann 2e-4 of the norm, 3e-6 at
+    rtol 1e-10)."""
     p = problem(name)
     reference = pd.read_csv(os.path.join(REFERENCE, f"grad_nominal_{name}.csv")).set_index("parameter").loc[list(p.parameter_ids)]
     np.testing.assert_allclose(p.parameters.nominal_theta(), reference["x_nominal_scaled"], rtol=1e-12, atol=1e-12)
     directions = _directions(p)
     expected = directions @ reference["grad_nll"].to_numpy()
-    np.testing.assert_allclose(_derivatives(p, directions), expected, rtol=1e-3, atol=1e-4 * np.linalg.norm(reference["grad_nll"]))
+    np.testing.assert_allclose(_derivatives(p, directions), expected, rtol=1e-3, atol=5e-4 * np.linalg.norm(reference["grad_nll"]))

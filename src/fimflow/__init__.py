@@ -8,7 +8,6 @@ from ._errors import FimflowInputError as FimflowInputError
 from ._errors import ModelDefinitionError as ModelDefinitionError
 from ._errors import ProblemFileError as ProblemFileError
 from ._load import load_problem as load_problem
-from .petab import load_petab as load_petab
 from ._model import AbstractODEModel as AbstractODEModel
 from ._objective import Objective as Objective
 from ._problem import ParameterTable as ParameterTable
@@ -48,3 +47,13 @@ from ._identifiability import participating as participating
 from ._problem import from_scale as from_scale
 from ._problem import to_scale as to_scale
 from ._predict import check_prediction as check_prediction
+
+
+def __getattr__(name):
+    # `fimflow.load_petab` without importing `petab` (seconds) in every process that never
+    # loads a PEtab problem
+    if name == "load_petab":
+        from .petab import load_petab
+
+        return load_petab
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

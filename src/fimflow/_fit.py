@@ -8,8 +8,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import scipy.optimize
-import scipy.stats.qmc
 
+from ._batch import BatchRunner
 from ._objective import Objective
 from ._precision import require_float64
 from ._problem import Problem
@@ -28,6 +28,8 @@ class FitOptions:
       Laplace noise always use `"lbfgsb"`.
     - `max_iterations`: function evaluations (trf) or iterations (lbfgsb) per start.
     - `ftol`, `xtol`, `gtol`: stopping tolerances passed to scipy.
+    - `batch_size`: starts advancing together, their model evaluations batched into one
+      vectorised call.
     """
 
     method: str = "trf"
@@ -35,12 +37,15 @@ class FitOptions:
     ftol: float = 1e-10
     xtol: float = 1e-10
     gtol: float = 1e-10
+    batch_size: int = 8
 
     def __post_init__(self):
         if self.method not in METHODS:
             raise ValueError(f"`method` must be one of {METHODS}, got {self.method!r}.")
         if self.max_iterations < 1:
             raise ValueError(f"`max_iterations` must be >= 1, got {self.max_iterations}.")
+        if self.batch_size < 1:
+            raise ValueError(f"`batch_size` must be >= 1, got {self.batch_size}.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,59 +122,85 @@ def latin_hypercube_starts(problem: Problem, n_starts: int, *, seed: int) -> np.
     if n_starts < 1:
         raise ValueError(f"`n_starts` must be >= 1, got {n_starts}.")
     lb, ub = problem.parameters.bounds()
+    import scipy.stats.qmc
+
     sampler = scipy.stats.qmc.LatinHypercube(d=problem.n_params, rng=np.random.default_rng(seed))
     return lb + sampler.random(n_starts) * (ub - lb)
 
 
-@eqx.filter_jit
-def _residuals(objective, theta):
-    return objective.residuals(theta)
+def _residuals_and_objective(objective, theta):
+    r, value = objective.residuals_and_objective(theta)
+    return r, (r, value)
+
+
+def _objective_and_objective(objective, theta):
+    value = objective.objective(theta)
+    return value, value
 
 
 @eqx.filter_jit
-def _residual_jacobian(objective, theta):
-    return jax.jacfwd(objective.residuals)(theta)
+def _batch_least_squares(objective, thetas):
+    """Residuals, their Jacobian and the objective at each row of `thetas` (one simulation each)."""
+    jac = jax.vmap(jax.jacfwd(lambda t: _residuals_and_objective(objective, t), has_aux=True))(thetas)
+    jacobian, (r, value) = jac
+    return r, jacobian, value
 
 
 @eqx.filter_jit
-def _nll(objective, theta):
-    return objective.nll(theta)
+def _batch_gradient(objective, thetas):
+    """Objective and its gradient at each row of `thetas`."""
+    gradient, value = jax.vmap(jax.jacfwd(lambda t: _objective_and_objective(objective, t), has_aux=True))(thetas)
+    return value, gradient
 
 
-@eqx.filter_jit
-def _objective(objective, theta):
-    return objective.objective(theta)
+def uses_least_squares(objective: Objective, options: FitOptions) -> bool:
+    """Whether the fit runs trust-region least squares (normal noise, no priors) or L-BFGS-B."""
+    return options.method == "trf" and objective.all_normal and not objective.has_priors
 
 
-@eqx.filter_jit
-def _objective_gradient(objective, theta):
-    return jax.jacfwd(objective.objective)(theta)
+def batch_kernel(objective: Objective, options: FitOptions):
+    """The compiled evaluation the fit batches: points `(width, n_params)` to residuals,
+    Jacobians and objective values (least squares) or objective values and gradients."""
+    kernel = _batch_least_squares if uses_least_squares(objective, options) else _batch_gradient
+    return lambda thetas: kernel(objective, jnp.asarray(thetas, dtype=jnp.float64))
 
 
-def _run_trf(objective, x0, lb, ub, options):
-    def fun(x):
-        return np.asarray(_residuals(objective, jnp.asarray(x)))
+class _Cached:
+    """The last batch answer of one start, so scipy's `fun(x)` then `jac(x)` cost one evaluation."""
 
-    def jac(x):
-        return np.asarray(_residual_jacobian(objective, jnp.asarray(x)))
+    def __init__(self, evaluate):
+        self.evaluate = evaluate
+        self.x = None
+        self.out = None
 
-    if not np.all(np.isfinite(fun(x0))):
+    def __call__(self, x):
+        x = np.asarray(x, dtype=np.float64)
+        if self.x is None or not np.array_equal(x, self.x):
+            self.out = self.evaluate(x)
+            self.x = x.copy()
+        return self.out
+
+
+def _run_trf(evaluate, x0, lb, ub, options):
+    cached = _Cached(evaluate)
+    if not np.all(np.isfinite(cached(x0)[0])):
         return x0, "failed", "The simulation failed at the start point.", 0
     out = scipy.optimize.least_squares(
-        fun, x0, jac=jac, bounds=(lb, ub), method="trf", x_scale="jac",
+        lambda x: cached(x)[0], x0, jac=lambda x: cached(x)[1], bounds=(lb, ub), method="trf", x_scale="jac",
         ftol=options.ftol, xtol=options.xtol, gtol=options.gtol, max_nfev=options.max_iterations,
     )
     status = "converged" if out.status > 0 else "max_iterations" if out.status == 0 else "failed"
     return out.x, status, out.message, int(out.nfev)
 
 
-def _run_lbfgsb(objective, x0, lb, ub, options):
+def _run_lbfgsb(evaluate, x0, lb, ub, options):
+    cached = _Cached(evaluate)
+
     def fun(x):
-        theta = jnp.asarray(x)
-        value = float(_objective(objective, theta))
+        value, gradient = cached(x)
         if not np.isfinite(value):
             return 1e100, np.zeros_like(x)
-        return value, np.asarray(_objective_gradient(objective, theta))
+        return float(value), np.asarray(gradient)
 
     if fun(x0)[0] >= 1e100:  # non-finite NLL, mapped to 1e100 by `fun`
         return x0, "failed", "The simulation failed at the start point.", 0
@@ -191,6 +222,10 @@ def fit_multistart(
 ) -> MultistartResult:
     """Fit from each start point; a failed start is a row with its status, never an exception.
 
+    Starts run `options.batch_size` at a time: their model evaluations (simulation and forward
+    sensitivities) go through one vectorised compiled call (`BatchRunner`), each start keeping
+    its own scipy optimiser.
+
     **Arguments:**
     - `starts`: `(n_starts, n_params)` start points on the estimation scale.
     - `start_index`: the global number of each start (default `0..n_starts-1`).
@@ -207,24 +242,34 @@ def fit_multistart(
         raise ValueError(f"`starts` must have {problem.n_params} columns, got {starts.shape[1]}.")
     start_index = np.arange(len(starts)) if start_index is None else np.asarray(start_index)
     lb, ub = problem.parameters.bounds()
-    least_squares = objective.all_normal and not objective.has_priors
-    run = _run_trf if (options.method == "trf" and least_squares) else _run_lbfgsb
-    xs, nlls, statuses, messages, iterations, times = [], [], [], [], [], []
-    for x0 in starts:
+    width = min(options.batch_size, len(starts))
+    least_squares = uses_least_squares(objective, options)
+    run = _run_trf if least_squares else _run_lbfgsb
+    final_value = (lambda out: out[2]) if least_squares else (lambda out: out[0])
+
+    def work(i, evaluate):
         tic = time.perf_counter()
-        try:
-            x, status, message, n_iter = run(objective, np.clip(x0, lb, ub), lb, ub, options)
-            nll = float(_objective(objective, jnp.asarray(x)))
-            if not np.isfinite(nll):
-                status, message = "failed", "The simulation failed at the final point."
-        except (RuntimeError, ValueError, np.linalg.LinAlgError) as error:
-            x, status, message, n_iter, nll = x0, "failed", f"{type(error).__name__}: {error}", 0, np.nan
+        x, status, message, n_iter = run(evaluate, np.clip(starts[i], lb, ub), lb, ub, options)
+        nll = float(final_value(evaluate(x)))
+        if not np.isfinite(nll):
+            status, message = "failed", "The simulation failed at the final point."
+        return x, status, message, n_iter, nll, time.perf_counter() - tic
+
+    runner = BatchRunner(batch_kernel(objective, options), width)
+    outcomes = runner.run(work, starts)
+    xs, nlls, statuses, messages, iterations, times = [], [], [], [], [], []
+    for x0, outcome in zip(starts, outcomes):
+        if isinstance(outcome, (RuntimeError, ValueError, np.linalg.LinAlgError)):
+            outcome = (x0, "failed", f"{type(outcome).__name__}: {outcome}", 0, np.nan, 0.0)
+        elif isinstance(outcome, BaseException):
+            raise outcome
+        x, status, message, n_iter, nll, seconds = outcome
         xs.append(np.asarray(x, dtype=np.float64))
         nlls.append(nll if status != "failed" else np.nan)
         statuses.append(status)
         messages.append(" ".join(str(message).split()))
         iterations.append(n_iter)
-        times.append(time.perf_counter() - tic)
+        times.append(seconds)
     return MultistartResult(
         parameter_ids=problem.parameter_ids,
         start_index=start_index,

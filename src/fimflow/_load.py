@@ -49,6 +49,16 @@ def read_problem_file(path) -> dict:
     return spec
 
 
+def is_petab_yaml(path) -> bool:
+    """Whether `path` is a PEtab problem yaml (has `format_version`)."""
+    try:
+        with open(path) as handle:
+            spec = yaml.safe_load(handle)
+    except (OSError, yaml.YAMLError):
+        return False
+    return isinstance(spec, dict) and "format_version" in spec
+
+
 def load_problem(path, *, problem_id: str | None = None) -> Problem:
     """Load and check a problem: a PEtab v1 yaml (see `fimflow.load_petab`) or a
     Python-model problem described by a `problem.yaml` (`format: fimflow-python-1`).
@@ -63,9 +73,9 @@ def load_problem(path, *, problem_id: str | None = None) -> Problem:
     **Raises:** `ProblemFileError` naming file, row and column for any inconsistency,
     `ModelDefinitionError` when the model cannot be imported.
     """
-    from .petab import is_petab_yaml, load_petab  # petab imports this module
-
     if is_petab_yaml(path):
+        from .petab import load_petab  # imported when needed: `petab` takes seconds to import
+
         return load_petab(path, problem_id=problem_id)
     spec = read_problem_file(path)
     model = _import_model(spec["model"], str(path))

@@ -275,11 +275,16 @@ class Objective(eqx.Module):
         estimated, $\sqrt{2\log\sigma_i + K_i}$ with $K_i$ keeping the root real over the
         bounds: $\tfrac12\sum r^2 = \mathrm{NLL} + \text{const}$.
         """
+        return self.residuals_and_objective(theta)[0]
+
+    def residuals_and_objective(self, theta) -> tuple[Float[Array, " n_res"], Float[Array, ""]]:
+        """`residuals` and `objective` from one simulation."""
         d, s, ok = self.differences_and_noise(theta)
         r = d / s
         if self.estimated_noise:
             r = jnp.concatenate([r, jnp.sqrt(2 * jnp.log(s) + self.noise_offset)])
-        return jnp.where(ok, r, jnp.nan)
+        value = jnp.sum(self.nll_terms_of(d, s, ok)) + self.prior(theta)
+        return jnp.where(ok, r, jnp.nan), value
 
 
 def _first_measurements(problem: Problem) -> np.ndarray:

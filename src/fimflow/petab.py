@@ -18,7 +18,7 @@ import yaml
 
 from . import _columns as C
 from ._errors import ProblemFileError
-from ._load import _check_unique, _time_grid
+from ._load import _check_unique, _time_grid, is_petab_yaml  # noqa: F401 (part of this module's API)
 from ._priors import read_priors
 from ._problem import Problem
 from ._sbml import SBMLError, read_sbml
@@ -28,16 +28,6 @@ from ._tables import read_parameter_table, read_tsv, require_columns
 
 PREEQ = "preequilibrationConditionId"
 OBSERVABLE_PARAMETERS = "observableParameters"
-
-
-def is_petab_yaml(path) -> bool:
-    """Whether `path` is a PEtab problem yaml (has `format_version`)."""
-    try:
-        with open(path) as handle:
-            spec = yaml.safe_load(handle)
-    except (OSError, yaml.YAMLError):
-        return False
-    return isinstance(spec, dict) and "format_version" in spec
 
 
 def load_petab(yaml_path, *, problem_id: str | None = None) -> Problem:

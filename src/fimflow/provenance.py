@@ -3,14 +3,14 @@
 import hashlib
 import os
 
-from ._load import read_problem_file
+from ._load import is_petab_yaml, read_problem_file
 
 
 def problem_files(path) -> list[str]:
     """The problem file and every table it names (absolute paths of existing files)."""
-    from .petab import is_petab_yaml, petab_files
-
     if is_petab_yaml(path):
+        from .petab import petab_files
+
         return [os.path.abspath(path)] + list(petab_files(path).values())
     spec = read_problem_file(path)
     names = [os.path.abspath(path)]

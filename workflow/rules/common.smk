@@ -83,4 +83,4 @@ def get_problem_file(wildcards):
 def get_fit_options():
     """The optimiser settings of `fimflow.FitOptions` from the `fit` section."""
     fit = config["fit"]
-    return {"method": fit["method"], "max_iterations": fit["max_iterations"]}
+    return {"method": fit["method"], "max_iterations": fit["max_iterations"], "batch_size": fit["batch_size"]}

@@ -1,0 +1,61 @@
+"""The anchor: pyPESTO + AMICI + fides on given start points (run inside bench/.anchor-venv).
+
+    python bench/anchor_pypesto.py PROBLEM_YAML STARTS_CSV
+
+Settings as in ../shared/reference/README.md: fides with default options and maxiter 1000,
+AMICI rtol 1e-8, atol 1e-16, one process. Prints one JSON line: compile (SBML -> C++ -> shared
+library) time, multistart wall and CPU time, per-call simulate and NLL+gradient times, and the
+final NLL of every start (`nlls`, in start order).
+"""
+
+import json
+import sys
+import tempfile
+import time
+
+import numpy as np
+import pandas as pd
+import petab
+import pypesto.optimize
+import pypesto.petab
+
+
+def main():
+    yaml_path, starts_csv = sys.argv[1:3]
+    tic = time.perf_counter()
+    with tempfile.TemporaryDirectory() as output:
+        importer = pypesto.petab.PetabImporter(petab.Problem.from_yaml(yaml_path), output_folder=output)
+        problem = importer.create_problem()
+        compile_s = time.perf_counter() - tic
+        solver = problem.objective.amici_solver
+        solver.setRelativeTolerance(1e-8)
+        solver.setAbsoluteTolerance(1e-16)
+        names = [problem.x_names[i] for i in problem.x_free_indices]
+        starts = pd.read_csv(starts_csv).set_index("start")[names].to_numpy()
+
+        nominal = np.asarray(problem.x_nominal_scaled)[problem.x_free_indices]
+        calls = {}
+        for key, orders in (("simulate_ms", (0,)), ("nll_gradient_ms", (0, 1))):
+            problem.objective(nominal, sensi_orders=orders)
+            times = []
+            for _ in range(5):
+                t0 = time.perf_counter()
+                problem.objective(nominal, sensi_orders=orders)
+                times.append(time.perf_counter() - t0)
+            calls[key] = 1e3 * min(times)
+
+        problem.set_x_guesses(starts)
+        optimizer = pypesto.optimize.FidesOptimizer(options={"maxiter": 1000}, verbose=0)
+        tic, cpu = time.perf_counter(), time.process_time()
+        result = pypesto.optimize.minimize(
+            problem, optimizer=optimizer, n_starts=len(starts), progress_bar=False,
+            engine=pypesto.engine.SingleCoreEngine(),
+        )
+        wall, cpu = time.perf_counter() - tic, time.process_time() - cpu
+    by_id = {int(r.id): (r.fval if r.fval is not None else np.nan) for r in result.optimize_result.list}
+    nlls = [float(by_id.get(i, np.nan)) for i in range(len(starts))]
+    print(json.dumps({"tool": "pypesto+amici+fides", "compile_s": compile_s, "wall_s": wall, "cpu_s": cpu, "nlls": nlls, **calls}))
+
+
+if __name__ == "__main__":
+    main()

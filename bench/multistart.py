@@ -1,0 +1,233 @@
+"""Multistart benchmark: fimflow with the workflow's defaults, optionally beside pyPESTO+AMICI+fides.
+
+    .venv/bin/python bench/multistart.py PROBLEM_YAML [--n-starts N] [--seed S] [--anchor]
+
+Start points: `../shared/reference/startpoints_<problem>_seed<S>.csv` when it exists (the
+anchor's own starts), else drawn the same way (uniform on the estimation scale within the
+bounds, `numpy.random.RandomState(S)`, drawn as `(n_params, n_starts)`). A start has
+converged when its final NLL <= best known + 0.1, best known being the lowest of the best NLL
+found, the NLL at the nominal parameters and `../shared/reference/best_known_<problem>.csv`.
+
+Prints a table for humans, and as its last line one JSON object (`compile_s`, `wall_s`,
+`cpu_s`, `n_starts`, `n_converged`, `best_nll`, `s_per_converged_start`, …). With
+`--anchor` it also runs the same study with pyPESTO + AMICI + fides in a virtual environment of
+its own (`bench/.anchor-venv`, installed on first use: AMICI builds from source, about 4
+minutes) and prints the ratio of every figure, measured in the same run. Run it alone: the
+machine's cores are shared and timings are noisy.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+os.environ.setdefault("EQX_ON_ERROR", "nan")  # makes diffrax programs cacheable
+
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+jax.config.update("jax_enable_x64", True)
+
+import fimflow  # noqa: E402
+from fimflow._fit import METHODS, batch_kernel  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REFERENCE = os.path.join(os.path.dirname(os.path.dirname(HERE)), "shared", "reference")
+TOLERANCE = 0.1
+
+
+def problem_id(path):
+    return os.path.splitext(os.path.basename(path))[0]
+
+
+def start_points(problem, name, n_starts, seed):
+    """The anchor's start points if recorded, else drawn the way it drew them."""
+    path = os.path.join(REFERENCE, f"startpoints_{name}_seed{seed}.csv")
+    if os.path.isfile(path):
+        table = pd.read_csv(path).set_index("start")
+        if len(table) >= n_starts:
+            return table[list(problem.parameter_ids)].to_numpy()[:n_starts], path
+    lb, ub = problem.parameters.bounds()
+    u = np.random.RandomState(seed).uniform(size=(problem.n_params, n_starts)).T
+    return lb + u * (ub - lb), f"uniform, RandomState({seed})"
+
+
+def best_known(name, nominal_nll):
+    known = [nominal_nll]
+    path = os.path.join(REFERENCE, f"best_known_{name}.csv")
+    if os.path.isfile(path):
+        known.append(float(pd.read_csv(path)["fval"].min()))
+    return min(known)
+
+
+def timed(fn, *args):
+    tic = time.perf_counter()
+    out = jax.block_until_ready(fn(*args))
+    return out, time.perf_counter() - tic
+
+
+def steady(fn, *args, repeat=3):
+    return min(timed(fn, *args)[1] for _ in range(repeat))
+
+
+def fit_options(args):
+    """The workflow's defaults, or the optimiser and batch size asked for."""
+    overrides = {"method": args.method, "batch_size": args.batch_size}
+    return fimflow.FitOptions(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def measure_compile(args, yaml_path, n_starts, seed):
+    """In this (fresh) process: seconds from the model loaded to the first batch evaluated,
+    and how much of it was compile (first call - steady call)."""
+    problem = fimflow.load_problem(yaml_path)
+    tic = time.perf_counter()
+    objective = fimflow.Objective.from_problem(problem, fimflow.SolverConfig())
+    options = fit_options(args)
+    starts, _ = start_points(problem, problem_id(yaml_path), n_starts, seed)
+    width = min(options.batch_size, n_starts)
+    kernel = batch_kernel(objective, options)
+    _, first = timed(kernel, starts[:width])
+    ready = time.perf_counter() - tic
+    return {"compile_s": first - steady(kernel, starts[:width]), "ready_s": ready}
+
+
+def compile_in_fresh_process(args, cache):
+    command = [sys.executable, __file__, args.problem, "--n-starts", str(args.n_starts), "--seed", str(args.seed),
+               "--compile-only", "--cache", cache]
+    for flag, value in (("--method", args.method), ("--batch-size", args.batch_size)):
+        if value is not None:
+            command += [flag, str(value)]
+    out = subprocess.run(command, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run_fimflow(args):
+    name = problem_id(args.problem)
+    problem = fimflow.load_problem(args.problem)
+    starts, origin = start_points(problem, name, args.n_starts, args.seed)
+    with tempfile.TemporaryDirectory() as cache:
+        cold = compile_in_fresh_process(args, cache)
+        warm = compile_in_fresh_process(args, cache)
+    objective = fimflow.Objective.from_problem(problem, fimflow.SolverConfig())
+    options = fit_options(args)
+    theta = jax.numpy.asarray(problem.parameters.nominal_theta())
+    nll = jax.jit(objective.nll)
+    gradient = jax.jit(lambda t: jax.jacfwd(objective.nll)(t))
+    nominal_nll = float(nll(theta))
+    row = {
+        "tool": "fimflow",
+        "problem": name,
+        "starts_from": origin,
+        "compile_cold_s": cold["compile_s"],
+        "compile_warm_s": warm["compile_s"],
+        "ready_warm_s": warm["ready_s"],
+        "simulate_ms": 1e3 * steady(nll, theta),
+    }
+    timed(gradient, theta)  # compile
+    row["nll_gradient_ms"] = 1e3 * steady(gradient, theta)
+    tic, cpu = time.perf_counter(), time.process_time()
+    result = fimflow.fit_multistart(problem, starts, options=options)
+    row["wall_s"] = time.perf_counter() - tic
+    row["cpu_s"] = time.process_time() - cpu
+    row["compile_s"] = row["compile_cold_s"]
+    row["batch_size"] = options.batch_size
+    row["method"] = options.method
+    row["best_known_nll"] = best_known(name, nominal_nll)
+    return row, result.nll
+
+
+def summary(nlls, known):
+    """Convergence counts against `known`, lowered to the best NLL found if that is lower."""
+    nlls = np.asarray(nlls, dtype=np.float64)
+    finite = np.isfinite(nlls)
+    best = float(np.min(nlls[finite])) if finite.any() else float("nan")
+    known = min(known, best) if finite.any() else known
+    return {
+        "n_starts": int(len(nlls)),
+        "n_failed": int(np.sum(~finite)),
+        "n_converged": int(np.sum(finite & (nlls <= known + TOLERANCE))),
+        "best_nll": best,
+        "best_known_nll": known,
+    }
+
+
+def per_converged(row):
+    row["s_per_converged_start"] = row["wall_s"] / row["n_converged"] if row["n_converged"] else float("inf")
+    return row
+
+
+ANCHOR_VENV = os.path.join(HERE, ".anchor-venv")
+
+
+def run_anchor(args, starts_csv):
+    python = os.path.join(ANCHOR_VENV, "bin", "python")
+    env = dict(os.environ, PATH=os.path.join(ANCHOR_VENV, "bin") + os.pathsep + os.environ["PATH"])
+    if not os.path.isfile(python):
+        subprocess.run([sys.executable, "-m", "venv", ANCHOR_VENV], check=True)
+        subprocess.run([python, "-m", "pip", "install", "--quiet", "swig"], check=True, env=env)
+        subprocess.run([python, "-m", "pip", "install", "--quiet", "pypesto", "amici", "fides"], check=True, env=env)
+    command = [python, os.path.join(HERE, "anchor_pypesto.py"), args.problem, starts_csv]
+    out = subprocess.run(command, capture_output=True, text=True, env=env)
+    if out.returncode != 0:
+        raise RuntimeError(f"the anchor failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+FIGURES = ["compile_s", "compile_warm_s", "wall_s", "cpu_s", "n_converged", "s_per_converged_start", "best_nll",
+           "simulate_ms", "nll_gradient_ms"]
+
+
+def show(rows):
+    print("figure\t" + "\t".join(r["tool"] for r in rows) + ("\tratio fimflow/anchor" if len(rows) > 1 else ""))
+    for figure in FIGURES:
+        values = [r.get(figure, float("nan")) for r in rows]
+        line = f"{figure}\t" + "\t".join(f"{v:.4g}" for v in values)
+        if len(rows) > 1 and values[1] not in (0, None) and np.isfinite(values[1]):
+            line += f"\t{values[0] / values[1]:.3g}"
+        print(line)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("problem", help="a PEtab yaml (or fimflow problem.yaml)")
+    parser.add_argument("--n-starts", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--method", choices=METHODS, help="override the default optimiser (to compare)")
+    parser.add_argument("--batch-size", type=int, help="override the default batch size (to compare)")
+    parser.add_argument("--anchor", action="store_true", help="also run pyPESTO+AMICI+fides on the same starts")
+    parser.add_argument("--compile-only", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--cache", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.compile_only:
+        fimflow.setup_jax(args.cache)
+        print(json.dumps(measure_compile(args, args.problem, args.n_starts, args.seed)))
+        return
+    row, nlls = run_fimflow(args)
+    rows = [row]
+    known = row["best_known_nll"]
+    if args.anchor:
+        name = problem_id(args.problem)
+        problem = fimflow.load_problem(args.problem)
+        starts, _ = start_points(problem, name, args.n_starts, args.seed)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "starts.csv")
+            pd.DataFrame(starts, columns=problem.parameter_ids).to_csv(path, index_label="start")
+            anchor = run_anchor(args, path)
+        anchor_nlls = np.asarray(anchor.pop("nlls"), dtype=np.float64)
+        known = min(known, np.nanmin(anchor_nlls)) if np.isfinite(anchor_nlls).any() else known
+        rows.append(dict(anchor, tool="pypesto+amici+fides", **summary(anchor_nlls, known)))
+    row.update(summary(nlls, known))
+    if len(rows) > 1:  # both judged against the same best known value
+        rows[1].update(summary(anchor_nlls, row["best_known_nll"]))
+    for r in rows:
+        per_converged(r)
+    show(rows)
+    print(json.dumps({k: (v if not isinstance(v, float) or np.isfinite(v) else None) for k, v in row.items()}))
+
+
+if __name__ == "__main__":
+    main()
