@@ -17,6 +17,7 @@ machine's cores are shared and timings are noisy.
 """
 
 import argparse
+import functools
 import json
 import os
 import subprocess
@@ -26,6 +27,7 @@ import time
 
 os.environ.setdefault("EQX_ON_ERROR", "nan")  # makes diffrax programs cacheable
 
+import equinox as eqx  # noqa: E402
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -115,8 +117,8 @@ def run_fimflow(args):
     objective = fimflow.Objective.from_problem(problem, fimflow.SolverConfig())
     options = fit_options(args)
     theta = jax.numpy.asarray(problem.parameters.nominal_theta())
-    nll = jax.jit(objective.nll)
-    gradient = jax.jit(lambda t: jax.jacfwd(objective.nll)(t))
+    nll = functools.partial(eqx.filter_jit(lambda o, t: o.nll(t)), objective)
+    gradient = functools.partial(eqx.filter_jit(lambda o, t: jax.jacfwd(o.nll)(t)), objective)
     nominal_nll = float(nll(theta))
     row = {
         "tool": "fimflow",

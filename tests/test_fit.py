@@ -31,7 +31,7 @@ def test_recovers_true_parameters_of_the_cascade_from_noise_free_data():
     truth = problem.parameters.nominal_theta()
     starts = truth + np.random.default_rng(1).uniform(-0.3, 0.3, size=(2, problem.n_params))
     objective = fimflow.Objective.from_problem(problem, fimflow.SolverConfig(rtol=1e-10, atol=1e-12))
-    result = fimflow.fit_multistart(problem, starts, objective=objective, options=fimflow.FitOptions(max_iterations=500))
+    result = fimflow.fit_multistart(problem, starts, objective=objective, options=fimflow.FitOptions(method="trf", max_iterations=500))
     best = result.best()
     assert result.status[best] == "converged"
     np.testing.assert_allclose(result.x[best], truth, atol=1e-4)
