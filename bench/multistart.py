@@ -107,10 +107,8 @@ def compile_in_fresh_process(args, cache):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def run_fimflow(args):
+def run_fimflow(args, problem, starts, origin):
     name = problem_id(args.problem)
-    problem = fimflow.load_problem(args.problem)
-    starts, origin = start_points(problem, name, args.n_starts, args.seed)
     with tempfile.TemporaryDirectory() as cache:
         cold = compile_in_fresh_process(args, cache)
         warm = compile_in_fresh_process(args, cache)
@@ -208,23 +206,22 @@ def main():
         fimflow.setup_jax(args.cache)
         print(json.dumps(measure_compile(args, args.problem, args.n_starts, args.seed)))
         return
-    row, nlls = run_fimflow(args)
-    rows = [row]
-    known = row["best_known_nll"]
+    name = problem_id(args.problem)
+    problem = fimflow.load_problem(args.problem)
+    starts, origin = start_points(problem, name, args.n_starts, args.seed)
+    row, nlls = run_fimflow(args, problem, starts, origin)
+    runs = [(row, nlls)]
     if args.anchor:
-        name = problem_id(args.problem)
-        problem = fimflow.load_problem(args.problem)
-        starts, _ = start_points(problem, name, args.n_starts, args.seed)
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "starts.csv")
             pd.DataFrame(starts, columns=problem.parameter_ids).to_csv(path, index_label="start")
             anchor = run_anchor(args, path)
         anchor_nlls = np.asarray(anchor.pop("nlls"), dtype=np.float64)
-        known = min(known, np.nanmin(anchor_nlls)) if np.isfinite(anchor_nlls).any() else known
-        rows.append(dict(anchor, tool="pypesto+amici+fides", **summary(anchor_nlls, known)))
-    row.update(summary(nlls, known))
-    if len(rows) > 1:  # both judged against the same best known value
-        rows[1].update(summary(anchor_nlls, row["best_known_nll"]))
+        runs.append((dict(anchor, tool="pypesto+amici+fides"), anchor_nlls))
+    # every tool judged against the same best known value, which includes every tool's best
+    known = min([row["best_known_nll"]] + [float(np.nanmin(n)) for _, n in runs if np.isfinite(n).any()])
+    rows = [dict(r, **summary(n, known)) for r, n in runs]
+    row = rows[0]
     for r in rows:
         per_converged(r)
     show(rows)

@@ -71,8 +71,8 @@ class BatchRunner:
             busy = [k for k in range(self.width) if lanes[k] is not None]
             if not busy or any(k not in requests for k in busy):
                 return
-            points = [requests[k] for k in busy]
-            batch = np.stack([requests.get(k, points[0]) for k in range(self.width)])
+            padding = requests[busy[0]]  # idle lanes repeat a busy one's point: no extra solver steps
+            batch = np.stack([requests.get(k, padding) for k in range(self.width)])
             try:
                 out = self.evaluate_batch(batch)
             except BaseException as error:  # a bug, not a failed solve: stop every start

@@ -183,8 +183,7 @@ class _Cached:
         return self.out
 
 
-def _run_trf(evaluate, x0, lb, ub, options):
-    cached = _Cached(evaluate)
+def _run_trf(cached, x0, lb, ub, options):
     if not np.all(np.isfinite(cached(x0)[0])):
         return x0, "failed", "The simulation failed at the start point.", 0
     out = scipy.optimize.least_squares(
@@ -195,9 +194,7 @@ def _run_trf(evaluate, x0, lb, ub, options):
     return out.x, status, out.message, int(out.nfev)
 
 
-def _run_lbfgsb(evaluate, x0, lb, ub, options):
-    cached = _Cached(evaluate)
-
+def _run_lbfgsb(cached, x0, lb, ub, options):
     def fun(x):
         value, gradient = cached(x)
         if not np.isfinite(value):
@@ -251,8 +248,9 @@ def fit_multistart(
 
     def work(i, evaluate):
         tic = time.perf_counter()
-        x, status, message, n_iter = run(evaluate, np.clip(starts[i], lb, ub), lb, ub, options)
-        nll = float(final_value(evaluate(x)))
+        cached = _Cached(evaluate)  # the final point is usually the last one evaluated
+        x, status, message, n_iter = run(cached, np.clip(starts[i], lb, ub), lb, ub, options)
+        nll = float(final_value(cached(x)))
         if not np.isfinite(nll):
             status, message = "failed", "The simulation failed at the final point."
         return x, status, message, n_iter, nll, time.perf_counter() - tic
