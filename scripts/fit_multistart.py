@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import fimflow
 from fimflow import _io
+from fimflow.provenance import run_environment
 
 if TYPE_CHECKING:
     from snakemake.script import snakemake
@@ -24,3 +25,4 @@ result = fimflow.fit_multistart(
 for i, status, nll, seconds in zip(result.start_index, result.status, result.nll, result.time_s):
     log.info("start %d: %s, nll %.6f, %.2f s", i, status, nll, seconds)
 _io.write_multistart(snakemake.output.starts, result)
+_io.write_fit_provenance(snakemake.output.provenance, result, run_environment())

@@ -207,3 +207,22 @@ def test_broken_problem_is_rejected(problem_copy, edit, pattern):
     edit(problem_copy)
     with pytest.raises(fimflow.ProblemFileError, match=pattern):
         fimflow.load_petab(problem_copy / Y)
+
+
+@pytest.mark.workflow
+def test_the_workflow_rejects_every_case_before_any_job(tmp_path):
+    """The whole corpus as one study: every case named with its message, no job, nothing written."""
+    import re
+
+    from test_bad_problems import workflow_rejection
+
+    problems = {}
+    for case_id, edit, _ in CASES:
+        folder = tmp_path / "data" / case_id
+        shutil.copytree(VALID, folder)
+        edit(folder)
+        problems[case_id.replace("-", "_")] = str((folder / Y).relative_to(tmp_path))
+    parts = workflow_rejection(tmp_path, problems)
+    assert set(parts) == set(problems)
+    for case_id, _, pattern in CASES:
+        assert re.search(pattern, parts[case_id.replace("-", "_")]), (case_id, parts[case_id.replace("-", "_")])

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 import fimflow
-from fimflow import _io
+from fimflow import _io, provenance
 
 fimflow.enable_float64()
 
@@ -217,7 +217,8 @@ def _assert_multistart_equal(back, result):
         got, want = getattr(back, name), getattr(result, name)
         assert np.issubdtype(got.dtype, np.integer)
         np.testing.assert_array_equal(got, want)
-    for name in ("x0", "x", "nll", "time_s"):
+    assert np.isnan(back.time_s).all() and back.time_s.shape == result.time_s.shape  # not in the table
+    for name in ("x0", "x", "nll"):
         got, want = getattr(back, name), getattr(result, name)
         assert got.dtype == np.float64 and got.shape == want.shape
         np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
@@ -234,8 +235,25 @@ def test_multistart_round_trip(tmp_path):
     assert back.n_starts == 5
     assert back.best() == result.best() == 0
     header = path.read_text().splitlines()[0].split("\t")
-    assert header[:6] == ["start", "status", "nll", "iterations", "time_s", "message"]
-    assert header[6:] == [f"x0_{p}" for p in result.parameter_ids] + [f"x_{p}" for p in result.parameter_ids]
+    assert header[:5] == ["start", "status", "nll", "iterations", "message"]
+    assert header[5:] == [f"x0_{p}" for p in result.parameter_ids] + [f"x_{p}" for p in result.parameter_ids]
+
+
+def test_fit_provenance_holds_the_run_dependent_values(tmp_path):
+    result = _multistart()
+    environment = {"host": "node-7", "date_utc": "2026-11-26T06:00:00+00:00"}
+    _io.write_fit_provenance(tmp_path / "p.json", result, environment)
+    data = _io.read_json(tmp_path / "p.json", format=_io.PROVENANCE_FORMAT)
+    assert data["environment"] == environment
+    assert [s["start"] for s in data["starts"]] == [8, 9, 10, 11, 12]
+    assert [s["time_s"] for s in data["starts"]] == result.time_s.tolist()
+
+
+def test_run_environment_names_host_versions_and_library():
+    environment = provenance.run_environment()
+    assert environment["host"] and environment["date_utc"].endswith("+00:00")
+    assert environment["packages"]["jax"] == __import__("jax").__version__
+    assert environment["library"] == provenance.library_fingerprint()
 
 
 def test_multistart_round_trip_all_failed_and_single_parameter(tmp_path):

@@ -2,8 +2,9 @@
 
 Tables are TSV with a header; small structured results are JSON with a `format` tag and the
 fimflow version. No time stamps or host names go into these files, so equal inputs give
-byte-identical outputs (timings live in the multistart table's `time_s` column and in
-Snakemake's benchmark files).
+byte-identical outputs. What does depend on the run (wall time per start, host, date, library
+versions) goes into a separate provenance file (`write_fit_provenance`) and Snakemake's benchmark
+files.
 """
 
 import contextlib
@@ -18,6 +19,7 @@ from ._fit import MultistartResult
 
 VERSION = "0.1.0"
 STARTS_FORMAT = "fimflow.multistart/1"
+PROVENANCE_FORMAT = "fimflow.fit-provenance/1"
 
 
 @contextlib.contextmanager
@@ -97,14 +99,17 @@ def read_matrix(path) -> tuple[np.ndarray, tuple[str, ...]]:
 
 
 def write_multistart(path, result: MultistartResult) -> None:
-    """One row per start: start, status, nll, iterations, time_s, message, x0_<id>…, x_<id>…."""
+    """One row per start: start, status, nll, iterations, message, x0_<id>…, x_<id>….
+
+    The wall times (`result.time_s`) are not written here: they differ between runs; see
+    `write_fit_provenance`.
+    """
     table = pd.DataFrame(
         {
             "start": result.start_index,
             "status": list(result.status),
             "nll": result.nll,
             "iterations": result.n_iterations,
-            "time_s": result.time_s,
             "message": list(result.message),
         }
     )
@@ -127,5 +132,11 @@ def read_multistart(path) -> MultistartResult:
         status=tuple(str(s) for s in table["status"]),
         message=tuple(str(m) for m in table["message"]),
         n_iterations=table["iterations"].to_numpy(dtype=int),
-        time_s=table["time_s"].to_numpy(dtype=np.float64),
+        time_s=np.full(len(table), np.nan),  # kept in the provenance file, not in the table
     )
+
+
+def write_fit_provenance(path, result: MultistartResult, environment: dict) -> None:
+    """How a multistart shard ran: `environment` (host, date, versions) and each start's wall time."""
+    starts = [{"start": int(i), "time_s": float(t)} for i, t in zip(result.start_index, result.time_s)]
+    write_json(path, {"environment": environment, "starts": starts}, format=PROVENANCE_FORMAT)

@@ -1,7 +1,11 @@
-"""What a result depends on: the problem's files and the library's source (for re-run triggers)."""
+"""What a result depends on (the problem's files, the library's source: re-run triggers) and how
+it was produced (host, date, versions: kept beside the results, never inside them)."""
 
+import datetime
 import hashlib
+import importlib.metadata
 import os
+import platform
 
 from ._load import is_petab_yaml, read_problem_file
 
@@ -31,3 +35,20 @@ def library_fingerprint(root: str | None = None) -> str:
                 with open(path, "rb") as handle:
                     digest.update(handle.read())
     return digest.hexdigest()[:16]
+
+
+def run_environment() -> dict:
+    """Host, UTC date, Python and the numerical packages' versions, and the library fingerprint."""
+    versions = {}
+    for package in ("jax", "jaxlib", "diffrax", "equinox", "optimistix", "numpy", "scipy"):
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            versions[package] = None
+    return {
+        "host": platform.node(),
+        "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "packages": versions,
+        "library": library_fingerprint(),
+    }

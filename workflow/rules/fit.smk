@@ -5,6 +5,7 @@ rule fit_multistart:
         summary="results/{problem}/problem/summary.json",
     output:
         starts="results/{problem}/fit/starts_{shard}.tsv",
+        provenance="results/{problem}/fit/provenance/starts_{shard}.json",
     params:
         n_starts=config["fit"]["n_starts"],
         n_shards=N_SHARDS,
