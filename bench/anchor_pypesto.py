@@ -20,20 +20,27 @@ import pypesto.optimize
 import pypesto.petab
 
 
+def set_tolerances(solver, *, rtol, atol):
+    """AMICI >= 1.0 names its setters in snake_case, earlier versions in camelCase."""
+    for snake, camel, value in (("set_relative_tolerance", "setRelativeTolerance", rtol),
+                                ("set_absolute_tolerance", "setAbsoluteTolerance", atol)):
+        setter = getattr(solver, snake, None) or getattr(solver, camel)
+        setter(value)
+
+
 def main():
     yaml_path, starts_csv = sys.argv[1:3]
     tic = time.perf_counter()
     with tempfile.TemporaryDirectory() as output:
-        importer = pypesto.petab.PetabImporter(petab.Problem.from_yaml(yaml_path), output_folder=output)
+        petab_problem = petab.Problem.from_yaml(yaml_path)
+        importer = pypesto.petab.PetabImporter(petab_problem, output_folder=output)
         problem = importer.create_problem()
         compile_s = time.perf_counter() - tic
         solver = problem.objective.amici_solver
-        solver.setRelativeTolerance(1e-8)
-        solver.setAbsoluteTolerance(1e-16)
-        names = [problem.x_names[i] for i in problem.x_free_indices]
-        starts = pd.read_csv(starts_csv).set_index("start")[names].to_numpy()
-
-        nominal = np.asarray(problem.x_nominal_scaled)[problem.x_free_indices]
+        set_tolerances(solver, rtol=1e-8, atol=1e-16)
+        # the estimated parameters in the problem's order, on the estimation scale
+        starts = pd.read_csv(starts_csv).set_index("start")[list(petab_problem.x_free_ids)].to_numpy()
+        nominal = np.asarray(petab_problem.x_nominal_free_scaled)
         calls = {}
         for key, orders in (("simulate_ms", (0,)), ("nll_gradient_ms", (0, 1))):
             problem.objective(nominal, sensi_orders=orders)
@@ -44,7 +51,9 @@ def main():
                 times.append(time.perf_counter() - t0)
             calls[key] = 1e3 * min(times)
 
-        problem.set_x_guesses(starts)
+        full = np.tile(np.asarray(petab_problem.x_nominal_scaled), (len(starts), 1))  # fixed ones too
+        full[:, petab_problem.x_free_indices] = starts
+        problem.set_x_guesses(full)
         optimizer = pypesto.optimize.FidesOptimizer(options={"maxiter": 1000}, verbose=0)
         tic, cpu = time.perf_counter(), time.process_time()
         result = pypesto.optimize.minimize(

@@ -11,7 +11,7 @@ from fimflow.provenance import run_environment
 if TYPE_CHECKING:
     from snakemake.script import snakemake
 
-log = fimflow.setup_logging(snakemake.log[0])
+fimflow.setup_logging(snakemake.log[0])  # the library logs each finished start
 
 fimflow.setup_jax(snakemake.params.compile_cache)
 params = snakemake.params
@@ -19,10 +19,7 @@ problem = fimflow.load_problem(snakemake.input.problem, problem_id=snakemake.wil
 starts = fimflow.latin_hypercube_starts(problem, params.n_starts, seed=params.seed)
 index = np.array_split(np.arange(params.n_starts), params.n_shards)[int(snakemake.wildcards.shard)]
 objective = fimflow.Objective.from_problem(problem, fimflow.SolverConfig(**params.solver))
-result = fimflow.fit_multistart(
-    problem, starts[index], start_index=index, objective=objective, options=fimflow.FitOptions(**params.fit)
-)
-for i, status, nll, seconds in zip(result.start_index, result.status, result.nll, result.time_s):
-    log.info("start %d: %s, nll %.6f, %.2f s", i, status, nll, seconds)
+options = fimflow.FitOptions(**params.fit, threads=snakemake.threads)  # threads: speed only, not results
+result = fimflow.fit_multistart(problem, starts[index], start_index=index, objective=objective, options=options)
 _io.write_multistart(snakemake.output.starts, result)
 _io.write_fit_provenance(snakemake.output.provenance, result, run_environment())

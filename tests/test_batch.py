@@ -76,3 +76,28 @@ def test_fit_is_the_same_whatever_the_batch_size():
     np.testing.assert_allclose(three.x, one.x, rtol=1e-8, atol=1e-10)
     np.testing.assert_allclose(three.nll, one.nll, rtol=1e-10)
     assert three.status == one.status
+
+
+def test_concurrent_groups_give_the_same_results_as_one():
+    """Two groups of lanes evaluating at the same time: each start's result is unchanged
+    (bitwise), whatever lane and group it ran in, and the groups share the work."""
+    starts = np.random.default_rng(5).uniform(-2, 2, size=(11, 2))
+    one = BatchRunner(rosenbrock_batch, width=2, groups=1)
+    two = BatchRunner(rosenbrock_batch, width=2, groups=2)
+    first = one.run(lambda i, evaluate: least_squares_from(starts[i], evaluate), starts)
+    second = two.run(lambda i, evaluate: least_squares_from(starts[i], evaluate), starts)
+    for (x_one, n_one), (x_two, n_two) in zip(first, second):
+        np.testing.assert_array_equal(x_two, x_one)
+        assert n_two == n_one
+    assert two.n_batches > one.n_batches / 2  # each group's rounds carry at most 2 starts
+
+
+def test_fit_is_bitwise_the_same_with_one_or_two_threads():
+    problem = load("pk_fixed_dose")
+    starts = fimflow.latin_hypercube_starts(problem, 5, seed=6)
+    options = dict(method="trust_fim", batch_size=2)
+    one = fimflow.fit_multistart(problem, starts, options=fimflow.FitOptions(**options, threads=1))
+    two = fimflow.fit_multistart(problem, starts, options=fimflow.FitOptions(**options, threads=2))
+    np.testing.assert_array_equal(two.x, one.x)
+    np.testing.assert_array_equal(two.nll, one.nll)
+    assert two.status == one.status and set(one.status) == {"converged"}

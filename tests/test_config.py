@@ -122,7 +122,7 @@ BAD_CONFIGS = [
     ("unknown_fit_key", _unknown_fit_key, ["'n_start' was unexpected", "['fit']"]),
     ("fit_n_starts_zero", _zero_starts, ["0 is less than the minimum of 1", "n_starts"]),
     ("solver_rtol_zero", _zero_rtol, ["0 is less than or equal to the minimum of 0", "rtol"]),
-    ("fit_method_bfgs", _bad_method, ["'bfgs' is not one of ['trf', 'lbfgsb']", "method"]),
+    ("fit_method_bfgs", _bad_method, ["'bfgs' is not one of ['trust_fim', 'lbfgsb', 'trf']", "method"]),
     ("problem_without_problem", _problem_without_problem, ["'problem' is a required property", "pk_full"]),
     ("prediction_observable_and_state", _prediction_with_observable_and_state,
      ["'observable': 'G_obs'", "'state': 'G'", "is valid under each of"]),

@@ -1,12 +1,15 @@
 """Multistart fitting: seeded starts, recovery of true parameters, failed starts as rows."""
 
+import os
+import shutil
+
 import numpy as np
 import pytest
 
 import fimflow
 from fimflow._fit import concatenate
 
-from helpers import fix, load, noise_free
+from helpers import REPO, fix, load, noise_free
 
 SIGMAS = ["sigma_C", "sigma_Kp", "sigma_G"]
 
@@ -69,3 +72,31 @@ def test_fit_options_are_checked():
         fimflow.FitOptions(method="bfgs")
     with pytest.raises(ValueError, match="max_iterations"):
         fimflow.FitOptions(max_iterations=0)
+
+
+def _minimal_petab_variant(tmp_path, laplace_and_prior: bool) -> fimflow.Problem:
+    source = os.path.join(REPO, "tests", "data", "petab_minimal")
+    target = tmp_path / ("variant" if laplace_and_prior else "plain")
+    shutil.copytree(source, target)
+    if laplace_and_prior:
+        observables = (target / "observables.tsv").read_text().replace("sigma_b\tnormal", "sigma_b\tlaplace")
+        (target / "observables.tsv").write_text(observables)
+        lines = (target / "parameters.tsv").read_text().splitlines()
+        lines[0] += "\tobjectivePriorType\tobjectivePriorParameters"
+        lines[1:] = [line + ("\tparameterScaleNormal\t0;0.5" if line.startswith("k1") else "\t\t") for line in lines[1:]]
+        (target / "parameters.tsv").write_text("\n".join(lines) + "\n")
+    return fimflow.load_problem(target / "problem.yaml")
+
+
+@pytest.mark.parametrize("laplace_and_prior", [False, True], ids=["normal_estimated_noise", "laplace_and_prior"])
+def test_fisher_trust_region_reaches_the_quasi_newton_optimum(tmp_path, laplace_and_prior):
+    """The default optimiser (trust region with the expected FIM and its noise block, a secant
+    correction near the optimum) reaches the optimum L-BFGS-B finds at tight tolerances, with
+    estimated noise, Laplace noise and a prior."""
+    problem = _minimal_petab_variant(tmp_path, laplace_and_prior)
+    starts = fimflow.latin_hypercube_starts(problem, 3, seed=11)
+    fisher = fimflow.fit_multistart(problem, starts, options=fimflow.FitOptions(method="trust_fim"))
+    quasi = fimflow.fit_multistart(problem, starts, options=fimflow.FitOptions(method="lbfgsb", ftol=1e-14, gtol=1e-9))
+    assert set(fisher.status) == {"converged"}
+    assert fisher.nll[fisher.best()] <= quasi.nll[quasi.best()] + 1e-7
+    np.testing.assert_allclose(fisher.x[fisher.best()], quasi.x[quasi.best()], atol=2e-3)

@@ -46,6 +46,15 @@ def _locations_and_noise(objective: Objective, theta):
     return d, s
 
 
+def fisher_from_sensitivities(j_mu, j_s, s, distribution) -> jnp.ndarray:
+    r"""$\sum_i a_i \nabla\mu_i\nabla\mu_i^\top + c_i \nabla s_i\nabla s_i^\top$ from the Jacobians
+    `j_mu`, `j_s` `(n_meas, n_params)`, noise scales `s` and distribution codes (0 = normal)."""
+    a = 1.0 / s**2
+    c = jnp.where(distribution == 0, 2.0, 1.0) / s**2
+    fim = (j_mu.T * a[None, :]) @ j_mu + (j_s.T * c[None, :]) @ j_s
+    return 0.5 * (fim + fim.T)
+
+
 @eqx.filter_jit
 def expected_fisher_information(objective: Objective, theta) -> jnp.ndarray:
     """Expected FIM (forward sensitivities), including the block of estimated noise parameters."""
@@ -55,10 +64,7 @@ def expected_fisher_information(objective: Objective, theta) -> jnp.ndarray:
         return (d, s), s
 
     (j_mu, j_s), s = jax.jacfwd(locations_and_noise, has_aux=True)(theta)
-    a = 1.0 / s**2
-    c = jnp.where(objective.distribution == 0, 2.0, 1.0) / s**2
-    fim = (j_mu.T * a[None, :]) @ j_mu + (j_s.T * c[None, :]) @ j_s
-    return 0.5 * (fim + fim.T)
+    return fisher_from_sensitivities(j_mu, j_s, s, objective.distribution)
 
 
 @eqx.filter_jit

@@ -59,7 +59,7 @@ class SBMLSpec:
     events: tuple[TimeEvent, ...]
     breakpoints: tuple[sp.Expr, ...]
     species: tuple[str, ...]
-    entities: frozenset
+    entities: tuple[str, ...]
 
     @property
     def derived_ids(self) -> tuple[str, ...]:
@@ -214,7 +214,7 @@ class _Reader:
             events=tuple(events),
             breakpoints=_breakpoints(exprs, set(inputs)),
             species=tuple(s for s in species if s in states),
-            entities=frozenset(entities),
+            entities=tuple(sorted(entities)),  # sorted: a stable repr (the compiled-program key)
         )
 
     def reject_unsupported(self):

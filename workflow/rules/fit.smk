@@ -18,7 +18,8 @@ rule fit_multistart:
         "logs/fit_multistart/{problem}_{shard}.log",
     benchmark:
         "benchmarks/fit_multistart/{problem}_{shard}.tsv"
-    threads: 1
+    # one batch of starts per thread, evaluated concurrently (scaled down to --cores)
+    threads: 2
     resources:
         mem_mb=4000,
         runtime=120,

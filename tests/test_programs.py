@@ -1,0 +1,79 @@
+"""Traced programs stored between processes: same numbers, no second trace, keys that tell inputs apart."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import fimflow
+from fimflow import _programs
+from fimflow._fisher import expected_fisher_information
+from fimflow._fit import _batch_fisher, batch_kernel
+from helpers import REPO, load
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    monkeypatch.setattr(_programs, "_store", lambda: str(tmp_path))
+    return tmp_path
+
+
+def test_a_stored_program_gives_the_traced_numbers_and_is_not_traced_again(store, monkeypatch):
+    problem = load("pk_fixed_dose")
+    objective = fimflow.Objective.from_problem(problem)
+    thetas = fimflow.latin_hypercube_starts(problem, 3, seed=1)
+    direct = [np.asarray(a) for a in _batch_fisher(objective, thetas)]
+    first = _programs.stored_program("fisher", _batch_fisher, objective, thetas)(thetas)
+    assert len(list(store.glob("*.jaxexport"))) == 1
+
+    def no_trace(*args, **kwargs):
+        raise AssertionError("traced again")
+
+    monkeypatch.setattr(_programs.jax.export, "export", no_trace)
+    again = _programs.stored_program("fisher", _batch_fisher, objective, thetas)(thetas)
+    for a, b, c in zip(direct, first, again):
+        np.testing.assert_array_equal(np.asarray(c), np.asarray(b))  # the stored program: bitwise
+        # the data are constants of the stored program (XLA may fold them): round-off apart
+        np.testing.assert_allclose(np.asarray(b), a, rtol=1e-13, atol=1e-13 * np.max(np.abs(a)))
+
+
+def test_the_key_tells_data_shapes_and_functions_apart():
+    problem = load("pk_fixed_dose")
+    objective = fimflow.Objective.from_problem(problem)
+    other_data = fimflow.Objective.from_problem(problem.with_measurements(problem.values * 1.01))
+    tighter = fimflow.Objective.from_problem(problem, fimflow.SolverConfig(rtol=1e-10))
+    key = _programs.program_key("fisher", objective, (8, 2))
+    assert key == _programs.program_key("fisher", fimflow.Objective.from_problem(load("pk_fixed_dose")), (8, 2))
+    others = {_programs.program_key("fisher", other_data, (8, 2)), _programs.program_key("fisher", tighter, (8, 2)),
+              _programs.program_key("fisher", objective, (4, 2)), _programs.program_key("gradient", objective, (8, 2))}
+    assert key not in others and len(others) == 4
+
+
+@pytest.mark.parametrize("path", ["data/pk_fixed_dose/problem.yaml", "tests/data/petab_minimal/problem.yaml"])
+def test_the_key_is_the_same_in_another_process(path):
+    """Python's hash randomisation must not reach the key (else every job would miss)."""
+    code = ("import os, sys; os.environ.setdefault('EQX_ON_ERROR', 'nan'); import jax; "
+            "jax.config.update('jax_enable_x64', True); import fimflow; from fimflow import _programs; "
+            "o = fimflow.Objective.from_problem(fimflow.load_problem(sys.argv[1])); "
+            "print(_programs.program_key('fisher', o, (8, 2)))")
+    keys = set()
+    for seed in ("1", "2"):
+        env = dict(os.environ, PYTHONHASHSEED=seed)
+        out = subprocess.run([sys.executable, "-c", code, os.path.join(REPO, path)], env=env, capture_output=True,
+                             text=True, check=True)
+        keys.add(out.stdout.strip().splitlines()[-1])
+    assert len(keys) == 1
+
+
+def test_the_fit_kernel_uses_the_store(store):
+    problem = load("pk_fixed_dose")
+    objective = fimflow.Objective.from_problem(problem)
+    kernel = batch_kernel(objective, fimflow.FitOptions(method="trust_fim"))
+    thetas = fimflow.latin_hypercube_starts(problem, 2, seed=3)
+    value, gradient, fim = kernel(thetas)
+    assert len(list(store.glob("*.jaxexport"))) == 1
+    np.testing.assert_allclose(np.asarray(value)[0], float(objective.nll(thetas[0])), rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(fim)[1], np.asarray(expected_fisher_information(objective, thetas[1])),
+                               rtol=1e-10, atol=1e-12)

@@ -1,0 +1,121 @@
+"""The bound-constrained trust-region Newton against independent references (scipy)."""
+
+import numpy as np
+import pytest
+import scipy.optimize
+
+from fimflow import _trust_region
+
+
+def _reference_subproblem(g, h, radius):
+    """The subproblem by SLSQP from several starts (independent of the eigen solution)."""
+    best = None
+    rng = np.random.default_rng(0)
+    for start in [np.zeros_like(g), -g / max(np.linalg.norm(g), 1e-300) * radius * 0.5] + [
+        rng.normal(size=g.size) * radius / np.sqrt(g.size) for _ in range(6)
+    ]:
+        out = scipy.optimize.minimize(
+            lambda p: g @ p + 0.5 * p @ h @ p, start, jac=lambda p: g + h @ p, method="SLSQP",
+            constraints=[{"type": "ineq", "fun": lambda p: radius**2 - p @ p, "jac": lambda p: -2 * p}],
+            options={"ftol": 1e-14, "maxiter": 500},
+        )
+        if best is None or out.fun < best.fun:
+            best = out
+    return best.x
+
+
+@pytest.mark.parametrize("kind", ["definite_inside", "definite_boundary", "indefinite", "singular", "hard_case"])
+def test_subproblem_matches_a_constrained_reference(kind):
+    rng = np.random.default_rng(["definite_inside", "definite_boundary", "indefinite", "singular", "hard_case"].index(kind))
+    q, _ = np.linalg.qr(rng.normal(size=(5, 5)))
+    lam = {"definite_inside": [1, 2, 3, 4, 5.0], "definite_boundary": [0.01, 0.1, 1, 10, 100.0],
+           "indefinite": [-2, -0.5, 1, 3, 8.0], "singular": [0, 0, 1, 2, 5.0], "hard_case": [-1, 0.5, 1, 2, 3.0]}[kind]
+    h = q @ np.diag(lam) @ q.T
+    a = rng.normal(size=5)
+    if kind == "hard_case":
+        a[0] = 0.0  # no gradient along the negative-curvature direction
+        a *= 0.01
+    g = q @ a
+    radius = 10.0 if kind == "definite_inside" else 0.7
+    p = _trust_region.solve_subproblem(g, h, radius)
+    model = g @ p + 0.5 * p @ h @ p
+    reference = _reference_subproblem(g, h, radius)
+    assert np.linalg.norm(p) <= radius * (1 + 1e-9)
+    assert model <= g @ reference + 0.5 * reference @ h @ reference + 1e-9
+    if kind == "definite_inside":
+        np.testing.assert_allclose(p, -np.linalg.solve(h, g), rtol=1e-12)
+    else:
+        assert np.linalg.norm(p) == pytest.approx(radius, rel=1e-9)
+
+
+def test_box_constrained_least_squares_equals_lsq_linear():
+    """f = |Ax - b|²/2 with its exact Hessian AᵀA: the solution is scipy's bounded linear least squares."""
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(size=(30, 6)), rng.normal(size=30) * 3
+    lb, ub = -0.2 * np.ones(6), 0.3 * np.ones(6)
+
+    def evaluate(x):
+        r = a @ x - b
+        return 0.5 * r @ r, a.T @ r, a.T @ a
+
+    out = _trust_region.minimize(evaluate, np.zeros(6), lb, ub, ftol=1e-15, xtol=1e-15, gtol=1e-12)
+    reference = scipy.optimize.lsq_linear(a, b, bounds=(lb, ub), tol=1e-15, method="bvls")
+    assert out.status == "converged"
+    np.testing.assert_allclose(out.x, reference.x, atol=1e-12)
+    assert np.sum((out.x == lb) | (out.x == ub)) == np.sum(reference.active_mask != 0) > 0  # exactly on the bounds
+
+
+def test_gauss_newton_curvature_reaches_a_bounded_nonlinear_optimum():
+    """Exponential decay fit with the Gauss–Newton matrix as curvature (as the fit uses the FIM);
+    the optimum, one parameter on its bound, equals L-BFGS-B's at tight tolerance."""
+    t = np.linspace(0.1, 4, 12)
+    y = 2.0 * np.exp(-1.3 * t) + 0.02 * np.sin(7 * t)
+
+    def parts(x):
+        amplitude, rate, offset = x
+        model = amplitude * np.exp(-rate * t) + offset
+        jac = np.stack([np.exp(-rate * t), -amplitude * t * np.exp(-rate * t), np.ones_like(t)], axis=1)
+        return model - y, jac
+
+    def evaluate(x):
+        r, j = parts(x)
+        return 0.5 * r @ r, j.T @ r, j.T @ j
+
+    lb, ub = np.array([0.1, 0.1, 0.01]), np.array([10.0, 10.0, 1.0])  # the offset is held at 0.01
+    out = _trust_region.minimize(evaluate, np.array([5.0, 5.0, 0.5]), lb, ub, ftol=1e-14, xtol=1e-14, gtol=1e-11)
+    reference = scipy.optimize.minimize(lambda x: evaluate(x)[:2], np.array([5.0, 5.0, 0.5]), jac=True,
+                                        method="L-BFGS-B", bounds=list(zip(lb, ub)),
+                                        options={"ftol": 1e-15, "gtol": 1e-12, "maxiter": 10000})
+    assert out.status == "converged" and out.x[2] == 0.01
+    np.testing.assert_allclose(out.x, reference.x, atol=1e-6)
+    assert out.value <= reference.fun + 1e-12
+    assert out.n_iterations < 40
+
+
+def test_failed_evaluations_shrink_the_radius_and_a_failed_start_is_reported():
+    """A region where the model cannot be evaluated (NaN) is stepped around, not into."""
+    def evaluate(x):
+        if x[0] > 1.5:
+            return np.nan, np.full(2, np.nan), np.full((2, 2), np.nan)
+        return 0.5 * ((x[0] - 1.4) ** 2 + (x[1] + 1) ** 2), np.array([x[0] - 1.4, x[1] + 1]), np.eye(2)
+
+    out = _trust_region.minimize(evaluate, np.array([-3.0, 3.0]), -5 * np.ones(2), 5 * np.ones(2), radius=100.0)
+    assert out.status == "converged"
+    np.testing.assert_allclose(out.x, [1.4, -1.0], atol=1e-8)
+    failed = _trust_region.minimize(evaluate, np.array([2.0, 0.0]), -5 * np.ones(2), 5 * np.ones(2))
+    assert failed.status == "failed" and failed.n_iterations == 0
+
+
+def test_max_iterations_is_reported():
+    def rosenbrock(x):
+        f = (1 - x[0]) ** 2 + 100 * (x[1] - x[0] ** 2) ** 2
+        g = np.array([-2 * (1 - x[0]) - 400 * x[0] * (x[1] - x[0] ** 2), 200 * (x[1] - x[0] ** 2)])
+        h = np.array([[2 - 400 * x[1] + 1200 * x[0] ** 2, -400 * x[0]], [-400 * x[0], 200.0]])
+        return f, g, h
+
+    short = _trust_region.minimize(rosenbrock, np.array([-1.2, 1.0]), -3 * np.ones(2), 3 * np.ones(2), max_iterations=3)
+    assert short.status == "max_iterations" and short.n_iterations == 3
+    full = _trust_region.minimize(rosenbrock, np.array([-1.2, 1.0]), -3 * np.ones(2), 3 * np.ones(2),
+                                  ftol=1e-16, xtol=1e-16, gtol=1e-10)
+    assert full.status == "converged"
+    np.testing.assert_allclose(full.x, [1.0, 1.0], atol=1e-8)
