@@ -92,6 +92,22 @@ def test_perelson_matches_its_closed_form():
     np.testing.assert_allclose(table["simulation"], v0 * np.exp(-c * t) + vni, rtol=1e-8)
 
 
+@pytest.mark.skipif(not os.path.isfile(os.path.join(REFERENCE, "startpoints_Fujita_SciSignal2010_seed0.csv")),
+                    reason="Fujita_SciSignal2010's reference start points are not in ../shared/reference")
+def test_fujita_solves_at_the_reference_start_points():
+    """Fujita's input switches at t = 3600, its last measurement time: the solve at the anchor's
+    first start point ends in a few hundred steps per condition (it used to halve its steps
+    towards 3600 until max_steps: the right-hand side at t1 is now taken from before the
+    switch). (The second start point still fails: Newton stalls near t = 5..48, issue 4 note.)"""
+    import pandas as pd
+
+    p = problem("Fujita_SciSignal2010")
+    starts = pd.read_csv(os.path.join(REFERENCE, "startpoints_Fujita_SciSignal2010_seed0.csv")).set_index("start")
+    small = fimflow.SolverConfig(max_steps=3000)  # rtol 1e-8, atol 1e-10: the fit's defaults
+    x = starts[list(p.parameter_ids)].to_numpy()[0]
+    assert np.isfinite(fimflow.log_likelihood(p, x, config=small))
+
+
 @pytest.mark.parametrize("name", cases(sorted(reference_llh()) if NAMES else [], LOOSE_REFERENCE))
 def test_log_likelihood_matches_reference(name):
     assert fimflow.log_likelihood(problem(name), config=config(name)) == pytest.approx(reference_llh()[name], rel=1e-6)

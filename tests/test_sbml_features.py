@@ -67,6 +67,24 @@ def test_time_dependent_piecewise_is_a_breakpoint(tmp_path):
     np.testing.assert_allclose(jac[:, 0], 2.0 * (t > 2.5), atol=1e-7)
 
 
+def test_a_switch_at_the_last_time_point_does_not_stall_the_solver(tmp_path):
+    """dA/dt = r·A while time < t_end, then -A, measured up to t_end itself: the right-hand side
+    at t_end is the one from before the switch (else every step ending there fails its error
+    test and the steps halve towards t_end, as with Fujita_SciSignal2010's input at 3600)."""
+    model = sbml(species=[("A", 1.0, False, "concentration", "cell")], parameters=[("r", 0.5, True), ("t_end", 4.0, True)],
+                 rate_rules=[("A", "piecewise(r * A, time < t_end, -A)")])
+    times = [1.0, 2.0, 3.0, 4.0]
+    path = petab_problem(tmp_path, model, observables=[obs("obs_A", "A")],
+                         measurements=[measurement("obs_A", t) for t in times],
+                         parameters=[parameter("r", 0.5), parameter("t_end", 4.0, estimate=0, upper=10)])
+    problem = fimflow.load_petab(path)
+    objective = fimflow.Objective.from_problem(problem, fimflow.SolverConfig(rtol=1e-10, atol=1e-12, max_steps=2000))
+    y, jac = _predictions_and_jacobian(objective, jnp.asarray(problem.parameters.nominal_theta()))
+    t = np.array(times)
+    np.testing.assert_allclose(np.asarray(y), np.exp(0.5 * t), rtol=1e-8)
+    np.testing.assert_allclose(np.asarray(jac)[:, 0], t * np.exp(0.5 * t), rtol=1e-6)
+
+
 def test_amounts_concentrations_and_compartment_sizes(tmp_path):
     """X (concentration, initial amount 4 in V) and Y (amount, hasOnlySubstanceUnits) decay with k;
     condition c1 sets V = 4: X starts at 4/V, Y at 3 in both."""

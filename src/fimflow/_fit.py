@@ -200,15 +200,19 @@ def uses_least_squares(objective: Objective, options: FitOptions) -> bool:
     return options.method == "trf" and objective.all_normal and not objective.has_priors
 
 
+def kernel_function(objective: Objective, options: FitOptions):
+    """`f(objective, thetas)`: what one batch evaluation computes for this optimiser."""
+    if options.method == "trust_fim":
+        return _batch_fisher
+    return _batch_least_squares if uses_least_squares(objective, options) else _batch_gradient
+
+
 def batch_kernel(objective: Objective, options: FitOptions):
     """The compiled evaluation the fit batches: points `(width, n_params)` to objective values,
     gradients and expected FIMs (trust_fim), residuals, Jacobians and objective values
     (least squares) or objective values and gradients. The traced program of each width is
     kept between processes (`stored_program`) when a compilation cache is set up."""
-    if options.method == "trust_fim":
-        kernel = _batch_fisher
-    else:
-        kernel = _batch_least_squares if uses_least_squares(objective, options) else _batch_gradient
+    kernel = kernel_function(objective, options)
     programs = {}
     lock = threading.Lock()
 
