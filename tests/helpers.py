@@ -2,6 +2,7 @@
 
 import dataclasses
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -9,6 +10,7 @@ import tempfile
 
 import jax.numpy as jnp
 import numpy as np
+import yaml
 
 import fimflow
 from fimflow import AbstractODEModel
@@ -95,3 +97,22 @@ def snakemake_command(directory, *args, cores: int = 2):
 def snakemake(directory, *args, timeout=900, env=None):
     """Run snakemake on a study folder; returns the CompletedProcess."""
     return subprocess.run(snakemake_command(directory, *args), capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def workflow_rejection(tmp_path, problems: dict[str, str]) -> dict[str, str]:
+    """`snakemake -n` on a study of the given problems (id -> problem file, relative to
+    `tmp_path`): asserts it stops before any job and writes nothing under results/ or logs/;
+    returns each problem's part of the error message."""
+    config = {"problems": {pid: {"problem": path} for pid, path in problems.items()}, "fit": {"n_starts": 2, "n_shards": 1}}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    run = subprocess.run(snakemake_command(tmp_path, "-n", cores=1), cwd=tmp_path, capture_output=True, text=True,
+                         timeout=600)
+    output = run.stdout + run.stderr
+    assert run.returncode != 0, output[-3000:]
+    assert "Job stats" not in output and "rule load_problem" not in output, output[-3000:]
+    assert not (tmp_path / "results").exists() and not (tmp_path / "logs").exists()
+    marks = list(re.finditer(r"problems\.([A-Za-z][A-Za-z0-9_]*): ", output))
+    parts = {}
+    for mark, following in zip(marks, marks[1:] + [None]):
+        parts[mark.group(1)] = output[mark.end():following.start() if following else len(output)]
+    return parts

@@ -9,12 +9,15 @@ obs_a = scale_a * A (noise placeholder, `sigma_a` in the measurement table) and
 obs_b = B + offset_b (noise `sigma_b`).
 """
 
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 
 import fimflow
+
+from helpers import workflow_rejection
 
 VALID = Path(__file__).resolve().parent / "data" / "petab_minimal"
 
@@ -212,10 +215,6 @@ def test_broken_problem_is_rejected(problem_copy, edit, pattern):
 @pytest.mark.workflow
 def test_the_workflow_rejects_every_case_before_any_job(tmp_path):
     """The whole corpus as one study: every case named with its message, no job, nothing written."""
-    import re
-
-    from test_bad_problems import workflow_rejection
-
     problems = {}
     for case_id, edit, _ in CASES:
         folder = tmp_path / "data" / case_id

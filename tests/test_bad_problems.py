@@ -16,6 +16,8 @@ import yaml
 
 import fimflow
 
+from helpers import workflow_rejection
+
 fimflow.enable_float64()
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -370,32 +372,6 @@ def test_rows_without_trailing_empty_fields_load(tmp_path):
     reference = fimflow.load_problem(DATA / "cascade" / "problem.yaml")
     assert (problem.noise_index == reference.noise_index).all()
     assert (problem.values == reference.values).all()
-
-
-def workflow_rejection(tmp_path: Path, problems: dict[str, str]) -> dict[str, str]:
-    """`snakemake -n` on a study of the given problems (id -> problem file, relative to
-    `tmp_path`): asserts it stops before any job and writes nothing under results/ or logs/;
-    returns each problem's part of the error message."""
-    import re
-    import subprocess
-
-    from helpers import REPO, SNAKEMAKE
-
-    config = {"problems": {pid: {"problem": path} for pid, path in problems.items()}, "fit": {"n_starts": 2, "n_shards": 1}}
-    (tmp_path / "study.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    run = subprocess.run(
-        [SNAKEMAKE, "--snakefile", os.path.join(REPO, "Snakefile"), "--directory", str(tmp_path), "--configfile",
-         str(tmp_path / "study.yaml"), "--cores", "1", "-n"], cwd=tmp_path, capture_output=True, text=True, timeout=600,
-    )
-    output = run.stdout + run.stderr
-    assert run.returncode != 0, output[-3000:]
-    assert "Job stats" not in output and "rule load_problem" not in output, output[-3000:]
-    assert not (tmp_path / "results").exists() and not (tmp_path / "logs").exists()
-    marks = list(re.finditer(r"problems\.([A-Za-z][A-Za-z0-9_]*): ", output))
-    parts = {}
-    for mark, following in zip(marks, marks[1:] + [None]):
-        parts[mark.group(1)] = output[mark.end():following.start() if following else len(output)]
-    return parts
 
 
 @pytest.mark.workflow

@@ -202,9 +202,7 @@ def uses_least_squares(objective: Objective, options: FitOptions) -> bool:
 
 def kernel_function(objective: Objective, options: FitOptions):
     """`f(objective, thetas)`: what one batch evaluation computes for this optimiser."""
-    if options.method == "trust_fim":
-        return _batch_fisher
-    return _batch_least_squares if uses_least_squares(objective, options) else _batch_gradient
+    return _optimiser(objective, options)[0]
 
 
 def batch_kernel(objective: Objective, options: FitOptions):
@@ -278,6 +276,16 @@ def _run_lbfgsb(cached, x0, lb, ub, options):
     return out.x, status, str(out.message), int(out.nit)
 
 
+def _optimiser(objective: Objective, options: FitOptions):
+    """The batch kernel, the per-start optimiser run on it, and which of the kernel's outputs
+    is the objective value. `trf` falls back to L-BFGS-B where least squares does not apply."""
+    if options.method == "trust_fim":
+        return _batch_fisher, _run_trust_fim, lambda out: out[0]
+    if uses_least_squares(objective, options):
+        return _batch_least_squares, _run_trf, lambda out: out[2]
+    return _batch_gradient, _run_lbfgsb, lambda out: out[0]
+
+
 def batch_layout(n_starts: int, options: FitOptions) -> tuple[int, int]:
     """Lanes per batch and batches run concurrently for `n_starts` starts. The width does not
     depend on the threads (a compiled program of another width may differ at the last bit)."""
@@ -316,9 +324,7 @@ def fit_multistart(
     start_index = np.arange(len(starts)) if start_index is None else np.asarray(start_index)
     lb, ub = problem.parameters.bounds()
     width, groups = batch_layout(len(starts), options)
-    least_squares = uses_least_squares(objective, options)
-    run = _run_trf if least_squares else _run_trust_fim if options.method == "trust_fim" else _run_lbfgsb
-    final_value = (lambda out: out[2]) if least_squares else (lambda out: out[0])
+    _, run, final_value = _optimiser(objective, options)
 
     def work(i, evaluate):
         tic = time.perf_counter()

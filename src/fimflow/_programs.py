@@ -14,7 +14,6 @@ value the trace reads.
 """
 
 import hashlib
-import importlib.metadata
 import logging
 import os
 from collections.abc import Callable
@@ -22,21 +21,11 @@ from collections.abc import Callable
 import jax
 import numpy as np
 
-from .provenance import library_fingerprint
+from .provenance import library_fingerprint, package_versions
 
 _log = logging.getLogger(__name__)
 _PACKAGES = ("jax", "jaxlib", "equinox", "diffrax", "optimistix", "lineax")
 FOLDER = "fimflow-programs"
-
-
-def _versions() -> str:
-    found = []
-    for package in _PACKAGES:
-        try:
-            found.append(f"{package}={importlib.metadata.version(package)}")
-        except importlib.metadata.PackageNotFoundError:
-            found.append(f"{package}=none")
-    return ";".join(found)
 
 
 def program_key(name: str, pytree, shape: tuple[int, ...]) -> str:
@@ -44,7 +33,7 @@ def program_key(name: str, pytree, shape: tuple[int, ...]) -> str:
     `pytree`, the library source, package versions and the settings that change a trace."""
     digest = hashlib.sha256()
     leaves, treedef = jax.tree_util.tree_flatten(pytree)
-    settings = (name, shape, str(treedef), library_fingerprint(), _versions(),
+    settings = (name, shape, str(treedef), library_fingerprint(), package_versions(_PACKAGES),
                 jax.config.jax_enable_x64, os.environ.get("EQX_ON_ERROR", ""))
     digest.update(repr(settings).encode())
     for leaf in leaves:

@@ -90,8 +90,13 @@ def _model(g, h, s):
     return g @ s + 0.5 * s @ h @ s
 
 
-def _bounded_step(x, g, h, radius, lb, ub, at_lower, at_upper):
+def _finite(*arrays) -> bool:
+    return all(np.all(np.isfinite(a)) for a in arrays)
+
+
+def _bounded_step(x, g, h, radius, lb, ub):
     """A trust-region step that stays in the box; variables held at bounds do not move."""
+    at_lower, at_upper = x <= lb, x >= ub
     held = (at_lower & (g > 0)) | (at_upper & (g < 0))
     for _ in range(x.size + 1):
         free = ~held
@@ -138,14 +143,13 @@ def minimize(
     x = np.clip(np.asarray(x0, dtype=np.float64), lb, ub)
     f, g, h = (np.asarray(a, dtype=np.float64) for a in evaluate(x))
     f = float(f)
-    if not np.isfinite(f) or not np.all(np.isfinite(g)) or not np.all(np.isfinite(h)):
+    if not _finite(f, g, h):
         return TrustRegionResult(x, f, "failed", "The simulation failed at the start point.", 0)
     correction = np.zeros_like(h)  # secant estimate of what the curvature matrix misses
     secant = False
     for iteration in range(1, max_iterations + 1):
-        at_lower, at_upper = x <= lb, x >= ub
         curvature = h + correction
-        trial, held = _bounded_step(x, g, curvature, radius, lb, ub, at_lower, at_upper)
+        trial, held = _bounded_step(x, g, curvature, radius, lb, ub)
         s = trial - x
         if np.max(np.abs(g[~held]), initial=0.0) <= gtol:
             return TrustRegionResult(x, f, "converged", "Gradient of the free parameters below gtol.", iteration - 1)
@@ -155,7 +159,7 @@ def minimize(
             return TrustRegionResult(x, f, "converged", "No step lowers the model (step below xtol).", iteration - 1)
         f_new, g_new, h_new = (np.asarray(a, dtype=np.float64) for a in evaluate(trial))
         f_new = float(f_new)
-        finite = np.isfinite(f_new) and np.all(np.isfinite(g_new)) and np.all(np.isfinite(h_new))
+        finite = _finite(f_new, g_new, h_new)
         ratio = (f - f_new) / predicted if finite else -np.inf
         if finite and secant:
             v = (g_new - g) - h_new @ s - correction @ s  # secant residual of the correction

@@ -37,18 +37,23 @@ def library_fingerprint(root: str | None = None) -> str:
     return digest.hexdigest()[:16]
 
 
-def run_environment() -> dict:
-    """Host, UTC date, Python and the numerical packages' versions, and the library fingerprint."""
+def package_versions(packages) -> dict[str, str | None]:
+    """The installed version of each package (None if it is not installed)."""
     versions = {}
-    for package in ("jax", "jaxlib", "diffrax", "equinox", "optimistix", "numpy", "scipy"):
+    for package in packages:
         try:
             versions[package] = importlib.metadata.version(package)
         except importlib.metadata.PackageNotFoundError:
             versions[package] = None
+    return versions
+
+
+def run_environment() -> dict:
+    """Host, UTC date, Python and the numerical packages' versions, and the library fingerprint."""
     return {
         "host": platform.node(),
         "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "python": platform.python_version(),
-        "packages": versions,
+        "packages": package_versions(("jax", "jaxlib", "diffrax", "equinox", "optimistix", "numpy", "scipy")),
         "library": library_fingerprint(),
     }
