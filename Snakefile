@@ -7,8 +7,15 @@
 #   results/{problem}/fit/waterfall.png, fit.png      plot_fit
 #   results/{problem}/fisher/expected.tsv, observed.tsv, eigen.tsv, summary.json   fisher_information
 #   results/{problem}/identifiability/summary.tsv, null_directions.tsv             identifiability
+#   results/{problem}/identifiability/profiles/{parameter}.tsv                      profile_parameter (fan-out)
+#   results/{problem}/identifiability/profiles.tsv, profiles.png                    collect_profiles
+#   results/{problem}/identifiability/structural.tsv, structural_directions.tsv, structural_verdicts.tsv
+#                                                                                   structural_identifiability
 #   results/{problem}/sloppiness/spectrum.tsv, eigenvectors.tsv, spectrum.png, eigenvectors.png
 #   results/{problem}/prediction/bands.tsv, contributions.tsv, bands.png           predict
+#   results/{problem}/prediction/profiles/{prediction}.tsv                          prediction_profile (fan-out)
+#   results/{problem}/prediction/ensemble.tsv, comparison.tsv, comparison.png       compare_predictions
+#   results/{problem}/design/design.tsv, summary.json, design.png                    design_sampling
 #   logs/{rule}/{problem}[_{shard}].log, benchmarks/{rule}/{problem}[_{shard}].tsv
 #
 # Run: snakemake --cores 2   |   report: snakemake --report results/report.html
@@ -31,6 +38,7 @@ include: "workflow/rules/fisher.smk"
 include: "workflow/rules/identifiability.smk"
 include: "workflow/rules/sloppiness.smk"
 include: "workflow/rules/predict.smk"
+include: "workflow/rules/design.smk"
 
 
 rule all:

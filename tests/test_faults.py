@@ -21,6 +21,7 @@ fit:
   n_starts: 4
   n_shards: 2
   seed: 2
+analyses: []
 """
 
 RESULTS = [

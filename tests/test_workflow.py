@@ -42,11 +42,20 @@ def test_study_produces_every_result(study):
                      "fisher/observed.tsv", "fisher/eigen.tsv", "fisher/summary.json",
                      "identifiability/summary.tsv", "identifiability/null_directions.tsv",
                      "sloppiness/spectrum.tsv", "sloppiness/spectrum.png", "sloppiness/eigenvectors.png",
-                     "prediction/bands.tsv", "prediction/contributions.tsv", "prediction/bands.png"):
+                     "prediction/bands.tsv", "prediction/contributions.tsv", "prediction/bands.png",
+                     "identifiability/profiles.tsv", "identifiability/profiles.png",
+                     "identifiability/structural.tsv", "identifiability/structural_directions.tsv",
+                     "identifiability/structural_verdicts.tsv", "prediction/ensemble.tsv",
+                     "prediction/comparison.tsv", "prediction/comparison.png", "design/design.tsv",
+                     "design/summary.json", "design/design.png"):
             assert (base / name).stat().st_size > 0, name
-        for rule in ("load_problem", "gather_multistart", "fisher_information", "identifiability", "predict"):
+        for rule in ("load_problem", "gather_multistart", "fisher_information", "identifiability", "predict",
+                     "collect_profiles", "structural_identifiability", "compare_predictions", "design_sampling"):
             assert (study / "benchmarks" / rule / f"{problem}.tsv").exists()
             assert (study / "logs" / rule / f"{problem}.log").exists()
+    for parameter in ("D", "V", "CL"):  # one profile job per parameter
+        assert (study / "results/pk_full/identifiability/profiles" / f"{parameter}.tsv").exists()
+        assert (study / "benchmarks/profile_parameter/pk_full" / f"{parameter}.tsv").exists()
     assert not list(study.glob("results/**/.tmp-*"))
 
 
@@ -71,6 +80,29 @@ def test_study_numbers(study):
     np.testing.assert_allclose(contributions.groupby("time")["share"].sum().to_numpy(), bands["variance"], rtol=1e-10)
 
 
+def test_beyond_the_fim(study):
+    """Profiles, structural identifiability, prediction profiles and design on the PK problems."""
+    profiles = pd.read_csv(study / "results/pk_full/identifiability/profiles.tsv", sep="\t")
+    assert list(profiles["verdict"]) == ["structurally non-identifiable"] * 3
+    profiles = pd.read_csv(study / "results/pk_fixed_dose/identifiability/profiles.tsv", sep="\t")
+    assert list(profiles["verdict"]) == ["identifiable"] * 2
+    assert (profiles["lower"] < profiles["estimate"]).all() and (profiles["estimate"] < profiles["upper"]).all()
+    structural = pd.read_csv(study / "results/pk_full/identifiability/structural_verdicts.tsv", sep="\t")
+    assert list(structural["verdict"]) == ["structurally non-identifiable"] * 3
+    structural = pd.read_csv(study / "results/pk_fixed_dose/identifiability/structural_verdicts.tsv", sep="\t")
+    assert list(structural["verdict"]) == ["identifiable"] * 2
+    comparison = pd.read_csv(study / "results/pk_fixed_dose/prediction/comparison.tsv", sep="\t")
+    profiled = comparison.dropna(subset=["profile_lower"])
+    assert list(profiled["time"]) == [0, 24]  # profile_points: 2 -> first and last time
+    assert ((profiled["profile_lower"] <= profiled["value"]) & (profiled["value"] <= profiled["profile_upper"])).all()
+    assert ((comparison["ensemble_lower"] <= comparison["value"] + 1e-12)
+            & (comparison["value"] <= comparison["ensemble_upper"] + 1e-12)).all()
+    design = pd.read_csv(study / "results/pk_fixed_dose/design/design.tsv", sep="\t")
+    summary = json.loads((study / "results/pk_fixed_dose/design/summary.json").read_text())
+    assert len(design) == summary["n_samples"] == 8  # as many as the problem's measurements
+    assert summary["value"] >= summary["equally_spaced_value"] and summary["value"] >= summary["current_value"]
+
+
 def test_second_run_does_nothing_and_a_changed_table_reruns_only_its_problem(study):
     dry = snakemake(study, "--dry-run")
     assert dry.returncode == 0 and "Nothing to be done" in dry.stdout + dry.stderr
@@ -90,5 +122,7 @@ def test_report_is_one_html_with_captions(study):
     assert run.returncode == 0, run.stderr[-3000:]
     html = (study / "report.html").read_text(errors="replace")
     for caption in ("fimflow calibration study", "Multistart waterfall", "Sloppiness spectrum",
-                    "Delta-method prediction bands", "Per-parameter verdict"):
+                    "Delta-method prediction bands", "Per-parameter verdict", "Profile likelihoods",
+                    "Numerical structural identifiability", "Prediction uncertainty three ways",
+                    "Optimal sampling times"):
         assert caption in html, caption

@@ -47,6 +47,30 @@ from ._identifiability import participating as participating
 from ._problem import from_scale as from_scale
 from ._problem import to_scale as to_scale
 from ._predict import check_prediction as check_prediction
+from ._predict import compare_bands as compare_bands
+from ._predict import spread_times as spread_times
+from ._profile import ProfileOptions as ProfileOptions
+from ._profile import ProfileResult as ProfileResult
+from ._profile import profile_parameter as profile_parameter
+from ._profile import profile_summary as profile_summary
+from ._profile import profile_threshold as profile_threshold
+from ._design import DesignOptions as DesignOptions
+from ._design import DesignResult as DesignResult
+from ._design import design_criterion as design_criterion
+from ._design import optimal_design as optimal_design
+from ._design import sensitivity_curves as sensitivity_curves
+from ._prediction_profile import PredictionProfile as PredictionProfile
+from ._prediction_profile import PredictionProfileOptions as PredictionProfileOptions
+from ._prediction_profile import ensemble_bands as ensemble_bands
+from ._prediction_profile import ensemble_from_profiles as ensemble_from_profiles
+from ._prediction_profile import prediction_profile as prediction_profile
+from ._prediction_profile import prediction_profile_bands as prediction_profile_bands
+from ._sampling import dense_design as dense_design
+from ._sampling import with_design as with_design
+from ._structural import StructuralOptions as StructuralOptions
+from ._structural import StructuralResult as StructuralResult
+from ._structural import structural_identifiability as structural_identifiability
+from ._structural import structural_tables as structural_tables
 
 
 def __getattr__(name):

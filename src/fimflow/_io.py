@@ -140,3 +140,26 @@ def write_fit_provenance(path, result: MultistartResult, environment: dict) -> N
     """How a multistart shard ran: `environment` (host, date, versions) and each start's wall time."""
     starts = [{"start": int(i), "time_s": float(t)} for i, t in zip(result.start_index, result.time_s)]
     write_json(path, {"environment": environment, "starts": starts}, format=PROVENANCE_FORMAT)
+
+
+def write_profile(path, result, *, flat_tolerance: float) -> None:
+    """A profile's points (see `ProfileResult.points`) with what its summary is rebuilt from:
+    `parameterId`, `optimum_nll`, `threshold` and `flat_tolerance` repeated on every row."""
+    table = result.points.copy()
+    for k, (name, value) in enumerate(
+        (("parameterId", result.parameter_id), ("optimum_nll", result.optimum_nll),
+         ("threshold", result.threshold), ("flat_tolerance", flat_tolerance))
+    ):
+        table.insert(k, name, value)
+    write_table(path, table)
+
+
+def read_profile(path):
+    """The `ProfileResult` of a table written by `write_profile`."""
+    from ._profile import summarise_profile
+
+    table = read_table(path)
+    head = table.iloc[0]
+    points = table.drop(columns=["parameterId", "optimum_nll", "threshold", "flat_tolerance"])
+    return summarise_profile(points, str(head["parameterId"]), float(head["optimum_nll"]), float(head["threshold"]),
+                             float(head["flat_tolerance"]))

@@ -134,3 +134,41 @@ def prediction_bands(objective: Objective, theta, specs, analysis: EigenAnalysis
                      "fraction": shares[i, k] / variance[i] if np.isfinite(variance[i]) and variance[i] > 0 else np.nan}
                 )
     return pd.DataFrame(band_rows), pd.DataFrame(share_rows)
+
+
+def spread_times(times, n: int) -> tuple[float, ...]:
+    """Up to `n` of the sorted distinct `times`, evenly spread by position, first and last included."""
+    times = sorted(set(float(t) for t in times))
+    if n >= len(times):
+        return tuple(times)
+    if n <= 0:
+        return ()
+    if n == 1:
+        return (times[-1],)
+    picks = np.unique(np.round(np.linspace(0, len(times) - 1, n)).astype(int))
+    return tuple(times[i] for i in picks)
+
+
+def compare_bands(delta, profiles, ensemble):
+    """One row per prediction and time: the delta-method band beside the prediction-profile
+    interval (at the profiled times, else NaN) and the ensemble band.
+
+    **Arguments:** `delta` (`prediction_bands`), `profiles` (prediction profile bands) and
+    `ensemble` (ensemble bands) tables, each with prediction, time, lower, upper.
+
+    **Returns:** prediction, time, value, `delta_lower/upper`, `profile_lower/upper`,
+    `ensemble_lower/upper` and `profile_width_ratio` (profile width / delta-method width).
+    """
+    keys = ["prediction", "time"]
+
+    def renamed(table, prefix):
+        out = table[keys + ["lower", "upper"]].rename(columns={"lower": f"{prefix}_lower", "upper": f"{prefix}_upper"})
+        return out.astype({"time": np.float64})
+
+    out = delta[keys + ["value"]].astype({"time": np.float64})
+    out = out.merge(renamed(delta, "delta"), on=keys, how="left")
+    out = out.merge(renamed(profiles, "profile"), on=keys, how="left")
+    out = out.merge(renamed(ensemble, "ensemble"), on=keys, how="left")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["profile_width_ratio"] = (out["profile_upper"] - out["profile_lower"]) / (out["delta_upper"] - out["delta_lower"])
+    return out

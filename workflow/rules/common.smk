@@ -23,25 +23,33 @@ LIBRARY = library_fingerprint()
 
 
 def check_problems():
-    """Load every problem and check its predictions before any job runs; one error lists all."""
-    errors = []
+    """Load every problem and check its predictions before any job runs; one error lists all.
+
+    Returns each problem's estimated parameter ids and prediction ids (the profile fan-outs)."""
+    errors, parameters, predictions = [], {}, {}
     for problem_id, spec in config["problems"].items():
         try:
             problem = fimflow.load_problem(spec["problem"], problem_id=problem_id)
-            for prediction in spec.get("predictions", []):
-                fimflow.check_prediction(problem, fimflow.PredictionSpec(**prediction))
+            specs = [fimflow.PredictionSpec(**prediction) for prediction in spec.get("predictions", [])]
+            for prediction in specs:
+                fimflow.check_prediction(problem, prediction)
+            parameters[problem_id] = list(problem.parameter_ids)
+            predictions[problem_id] = [p.id for p in specs or fimflow.default_predictions(problem)]
         except (fimflow.FimflowInputError, ValueError) as error:
             errors.append(f"problems.{problem_id}: {error}")
     if errors:
         raise fimflow.FimflowInputError("bad study input in the config:\n" + "\n".join(errors))
+    return parameters, predictions
 
 
-check_problems()
+PARAMETERS, PREDICTIONS = check_problems()
 
 
 wildcard_constraints:
     problem="|".join(PROBLEMS),
     shard=r"\d+",
+    parameter=r"[A-Za-z_][A-Za-z0-9_]*",
+    prediction=r"[A-Za-z_][A-Za-z0-9_]*",
 
 
 def get_problem_inputs(wildcards):
@@ -55,6 +63,22 @@ def get_shards(wildcards):
 
 def get_predictions(wildcards):
     return config["problems"][wildcards.problem].get("predictions", [])
+
+
+def get_profiles(wildcards):
+    return expand(
+        "results/{problem}/identifiability/profiles/{parameter}.tsv",
+        problem=wildcards.problem,
+        parameter=PARAMETERS[wildcards.problem],
+    )
+
+
+def get_prediction_profiles(wildcards):
+    return expand(
+        "results/{problem}/prediction/profiles/{prediction}.tsv",
+        problem=wildcards.problem,
+        prediction=PREDICTIONS[wildcards.problem],
+    )
 
 
 def get_fim(wildcards):
@@ -73,6 +97,13 @@ def get_final_output():
         "sloppiness/eigenvectors.png",
         "prediction/bands.png",
     ]
+    analyses = {
+        "profiles": "identifiability/profiles.png",
+        "structural": "identifiability/structural_verdicts.tsv",
+        "prediction_profiles": "prediction/comparison.png",
+        "design": "design/design.png",
+    }
+    stages += [analyses[name] for name in config["analyses"]]
     return expand("results/{problem}/{stage}", problem=PROBLEMS, stage=stages)
 
 

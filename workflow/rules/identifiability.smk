@@ -31,3 +31,88 @@ rule identifiability:
         runtime=10,
     script:
         "../../scripts/identifiability.py"
+
+
+rule profile_parameter:
+    input:
+        problem=get_problem_file,
+        tables=get_problem_inputs,
+        best="results/{problem}/fit/best.json",
+    output:
+        points="results/{problem}/identifiability/profiles/{parameter}.tsv",
+    params:
+        profiles=config["profiles"],
+        solver=config["solver"],
+        compile_cache=config["compile_cache"],
+        library=LIBRARY,
+    log:
+        "logs/profile_parameter/{problem}/{parameter}.log",
+    benchmark:
+        "benchmarks/profile_parameter/{problem}/{parameter}.tsv"
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    script:
+        "../../scripts/profile_parameter.py"
+
+
+rule collect_profiles:
+    input:
+        points=get_profiles,
+        best="results/{problem}/fit/best.json",
+    output:
+        summary=report(
+            "results/{problem}/identifiability/profiles.tsv",
+            caption="../report/profiles_table.rst",
+            category="Identifiability",
+            labels={"problem": "{problem}", "table": "profile intervals"},
+        ),
+        figure=report(
+            "results/{problem}/identifiability/profiles.png",
+            caption="../report/profiles.rst",
+            category="Identifiability",
+            labels={"problem": "{problem}", "figure": "profiles"},
+        ),
+    params:
+        library=LIBRARY,
+    log:
+        "logs/collect_profiles/{problem}.log",
+    benchmark:
+        "benchmarks/collect_profiles/{problem}.tsv"
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../../scripts/collect_profiles.py"
+
+
+rule structural_identifiability:
+    input:
+        problem=get_problem_file,
+        tables=get_problem_inputs,
+        best="results/{problem}/fit/best.json",
+    output:
+        points="results/{problem}/identifiability/structural.tsv",
+        directions="results/{problem}/identifiability/structural_directions.tsv",
+        verdicts=report(
+            "results/{problem}/identifiability/structural_verdicts.tsv",
+            caption="../report/structural.rst",
+            category="Identifiability",
+            labels={"problem": "{problem}", "table": "structural identifiability"},
+        ),
+    params:
+        structural=config["structural"],
+        rank_tolerance=config["identifiability"]["rank_tolerance"],
+        participation=config["identifiability"]["participation"],
+        solver=config["solver"],
+        compile_cache=config["compile_cache"],
+        library=LIBRARY,
+    log:
+        "logs/structural_identifiability/{problem}.log",
+    benchmark:
+        "benchmarks/structural_identifiability/{problem}.tsv"
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    script:
+        "../../scripts/structural_identifiability.py"

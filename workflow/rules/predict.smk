@@ -36,3 +36,66 @@ rule predict:
         runtime=30,
     script:
         "../../scripts/predict.py"
+
+
+rule prediction_profile:
+    input:
+        problem=get_problem_file,
+        tables=get_problem_inputs,
+        best="results/{problem}/fit/best.json",
+    output:
+        profile="results/{problem}/prediction/profiles/{prediction}.tsv",
+    params:
+        predictions=get_predictions,
+        level=config["prediction"]["level"],
+        profile_points=config["prediction"]["profile_points"],
+        solver=config["solver"],
+        compile_cache=config["compile_cache"],
+        library=LIBRARY,
+    log:
+        "logs/prediction_profile/{problem}/{prediction}.log",
+    benchmark:
+        "benchmarks/prediction_profile/{problem}/{prediction}.tsv"
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    script:
+        "../../scripts/prediction_profile.py"
+
+
+rule compare_predictions:
+    input:
+        problem=get_problem_file,
+        tables=get_problem_inputs,
+        best="results/{problem}/fit/best.json",
+        bands="results/{problem}/prediction/bands.tsv",
+        profiles=get_prediction_profiles,
+        parameter_profiles=get_profiles,
+    output:
+        ensemble="results/{problem}/prediction/ensemble.tsv",
+        comparison=report(
+            "results/{problem}/prediction/comparison.tsv",
+            caption="../report/comparison_table.rst",
+            category="Prediction uncertainty",
+            labels={"problem": "{problem}", "table": "delta method vs profiles vs ensemble"},
+        ),
+        figure=report(
+            "results/{problem}/prediction/comparison.png",
+            caption="../report/comparison.rst",
+            category="Prediction uncertainty",
+            labels={"problem": "{problem}", "figure": "delta method vs profiles vs ensemble"},
+        ),
+    params:
+        predictions=get_predictions,
+        solver=config["solver"],
+        compile_cache=config["compile_cache"],
+        library=LIBRARY,
+    log:
+        "logs/compare_predictions/{problem}.log",
+    benchmark:
+        "benchmarks/compare_predictions/{problem}.tsv"
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    script:
+        "../../scripts/compare_predictions.py"

@@ -1,0 +1,33 @@
+rule design_sampling:
+    input:
+        problem=get_problem_file,
+        tables=get_problem_inputs,
+        best="results/{problem}/fit/best.json",
+    output:
+        design=report(
+            "results/{problem}/design/design.tsv",
+            caption="../report/design_table.rst",
+            category="Design",
+            labels={"problem": "{problem}", "table": "chosen sampling times"},
+        ),
+        summary="results/{problem}/design/summary.json",
+        figure=report(
+            "results/{problem}/design/design.png",
+            caption="../report/design.rst",
+            category="Design",
+            labels={"problem": "{problem}", "figure": "sampling times over sensitivities"},
+        ),
+    params:
+        design=config["design"],
+        solver=config["solver"],
+        compile_cache=config["compile_cache"],
+        library=LIBRARY,
+    log:
+        "logs/design_sampling/{problem}.log",
+    benchmark:
+        "benchmarks/design_sampling/{problem}.tsv"
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    script:
+        "../../scripts/design_sampling.py"
