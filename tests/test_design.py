@@ -7,8 +7,8 @@ import pytest
 
 import fimflow
 from fimflow._design import DesignOptions, candidate_fims, design_criterion, optimal_design, sensitivity_curves
-from fimflow._design import _time_gradient
-from fimflow._fisher import expected_fisher_information
+from fimflow._design import _fims_of, _time_gradient
+from fimflow._fisher import expected_fisher_information, fisher_from_sensitivities
 from fimflow._sampling import dense_design, with_design
 
 from helpers import fix, load
@@ -89,7 +89,13 @@ def test_candidate_fims_sum_to_the_fim_of_the_same_rows(pk, rng):
     np.testing.assert_allclose(candidate_fims(pk, nominal, rows), exact, rtol=1e-5, atol=1e-6 * np.abs(exact).max())
     curves = sensitivity_curves(pk, nominal, rows)
     assert list(curves.columns) == ["simulationConditionId", "observableId", "time", "parameterId", "sensitivity"]
-    np.testing.assert_allclose(curves["sensitivity"].to_numpy(), (g / 0.1).reshape(-1), rtol=1e-5, atol=1e-6 * np.abs(g).max())
+    np.testing.assert_allclose(curves["sensitivity"].to_numpy(), (g / 0.1).reshape(-1), rtol=1e-5,
+                               atol=1e-6 * np.abs(g).max())
+    # the per-row terms, noise block included (normal 2/s^2, Laplace 1/s^2), sum to `_fisher`'s formula
+    j_mu, j_s, s = rng.normal(size=(7, 3)), rng.normal(size=(7, 3)), rng.uniform(0.5, 2.0, 7)
+    codes = np.array([0, 1, 0, 1, 0, 0, 1])
+    np.testing.assert_allclose(np.asarray(_fims_of(j_mu, j_s, s, codes)).sum(axis=0),
+                               np.asarray(fisher_from_sensitivities(j_mu, j_s, s, codes)), rtol=1e-13)
 
 
 def test_optimal_designs_beat_equally_spaced_and_current(pk):
