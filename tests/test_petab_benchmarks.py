@@ -100,7 +100,7 @@ def test_fujita_solves_at_the_reference_start_points():
     towards 3600 until max_steps: the right-hand side at t1 is now taken from before the
     switch). At the second start (rate constants up to 1e5) Newton's corrections of the stage
     derivatives stagnate at round-off far above `atol`: with the Newton tolerance at `atol` the
-    solve creeps (10,000 steps reach t < 45 of 3600); with the default 1e4 x atol it ends."""
+    solve creeps (10,000 steps reach t < 45 of 3600); with the default 100 x atol it ends."""
     import pandas as pd
 
     p = problem("Fujita_SciSignal2010")

@@ -29,7 +29,7 @@ def jobs_of(output: str) -> set[tuple[str, str]]:
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
     root = make_study(tmp_path_factory.mktemp("study"))
-    run = snakemake(root)
+    run = snakemake(root, timeout=2400)  # 53 jobs; a guard against a hang, not a timing
     assert run.returncode == 0, run.stderr[-5000:]
     return root
 
