@@ -48,8 +48,7 @@ from ._fit import FitOptions, batch_kernel
 from ._objective import Objective
 from ._precision import require_float64
 from ._problem import Problem
-from ._profile_verdict import ENDS as ENDS
-from ._profile_verdict import VERDICTS as VERDICTS
+from ._profile_verdict import ENDS, SUMMARY_COLUMNS, VERDICTS, profile_summary  # noqa: F401 (re-exported)
 from ._profile_verdict import others_at_bound, side_end, side_flat, side_limited, verdict
 from ._trust_region import _finite
 
@@ -57,8 +56,6 @@ _log = logging.getLogger(__name__)
 POINT_COLUMNS = ("value", "nll", "delta", "direction", "status", "n_iterations", "others_at_bound",
                  "bound_parameters")
 STATUSES = ("optimum", "ok", "crossing", "bound", "failed")
-SUMMARY_COLUMNS = ("parameterId", "estimate", "lower", "upper", "lower_end", "upper_end", "lower_flat", "upper_flat",
-                   "verdict", "threshold", "better_nll", "n_points")
 _RETRY_RISE = 3.0  # a step rising by more than this many targets is retried shorter
 _RETRIES = 2  # a failed re-optimisation is retried this many times, each at a quarter of the step
 
@@ -400,13 +397,3 @@ def summarise_profile(points: pd.DataFrame, parameter_id: str, optimum_nll: floa
         lower_flat=lower_flat, upper_flat=upper_flat, verdict=verdict(lower_end, upper_end, lower_flat, upper_flat, *limited),
         better_nll=better,
     )
-
-
-def profile_summary(results) -> pd.DataFrame:
-    """One row per profiled parameter: `parameterId`, `estimate`, `lower`, `upper`,
-    `lower_end`, `upper_end`, `lower_flat`, `upper_flat`, `verdict`, `threshold`, `better_nll`
-    (NaN when none), `n_points`."""
-    records = [(r.parameter_id, r.estimate, r.lower, r.upper, r.lower_end, r.upper_end, r.lower_flat, r.upper_flat,
-                r.verdict, r.threshold, np.nan if r.better_nll is None else r.better_nll, len(r.points))
-               for r in results]
-    return pd.DataFrame.from_records(records, columns=list(SUMMARY_COLUMNS))

@@ -31,6 +31,8 @@ import numpy as np
 import pandas as pd
 
 ENDS = ("crossed", "bound", "max_points", "failed")
+SUMMARY_COLUMNS = ("parameterId", "estimate", "lower", "upper", "lower_end", "upper_end", "lower_flat", "upper_flat",
+                   "verdict", "threshold", "better_nll", "n_points")
 VERDICTS = ("identifiable", "practically non-identifiable", "structurally non-identifiable")
 AT_BOUND = 1e-9  # a parameter within this fraction of its bound range of a bound sits at it
 _FLAT_ENDS = ("bound", "max_points")  # ends of a side that is flat throughout
@@ -97,3 +99,13 @@ def verdict(lower_end: str, upper_end: str, lower_flat: bool, upper_flat: bool, 
     if lower_end == upper_end == "crossed" and not (lower_flat or upper_flat):
         return VERDICTS[0]
     return VERDICTS[1]
+
+
+def profile_summary(results) -> pd.DataFrame:
+    """One row per profiled parameter: `parameterId`, `estimate`, `lower`, `upper`,
+    `lower_end`, `upper_end`, `lower_flat`, `upper_flat`, `verdict`, `threshold`, `better_nll`
+    (NaN when none), `n_points`."""
+    records = [(r.parameter_id, r.estimate, r.lower, r.upper, r.lower_end, r.upper_end, r.lower_flat, r.upper_flat,
+                r.verdict, r.threshold, np.nan if r.better_nll is None else r.better_nll, len(r.points))
+               for r in results]
+    return pd.DataFrame.from_records(records, columns=list(SUMMARY_COLUMNS))
