@@ -11,6 +11,13 @@ import pytest  # noqa: E402
 jax.config.update("jax_enable_x64", True)
 jax.config.update("jax_numpy_rank_promotion", "raise")
 
+from helpers import COMPILE_CACHE  # noqa: E402
+from fimflow import setup_jax  # noqa: E402
+
+# The studies' compilation cache (and stored traced programs) serves the unit tests too: a program
+# compiled by one test, worker or study job is not compiled again (CI time; same numbers).
+setup_jax(COMPILE_CACHE)
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.path.join(os.path.dirname(REPO), "shared")
 
@@ -20,10 +27,10 @@ def rng():
     return np.random.default_rng(5678)
 
 
-# Slowest modules first: with `--dist loadfile` xdist hands out files in collection order, so the
-# long ones (real snakemake runs, a SLURM cluster, large benchmark models) start at once and the
-# short ones fill the gaps.
-SLOW_FIRST = ("test_slurm.py", "test_faults.py", "test_workflow.py", "test_petab_benchmarks.py")
+# Slowest modules first: with `--dist loadfile --no-loadscope-reorder` xdist hands out files in
+# collection order (two to each worker at the start), so the long ones (real snakemake runs, a SLURM
+# cluster, large benchmark models) start at once and the short ones fill the gaps.
+SLOW_FIRST = ("test_workflow.py", "test_slurm.py", "test_faults.py", "test_petab_benchmarks.py")
 
 
 def pytest_collection_modifyitems(items):

@@ -114,6 +114,10 @@ def _negative_prediction_time(c):
     c["problems"]["pk_full"]["predictions"][0]["times"] = [0, -1]
 
 
+def _problem_analysis_unknown(c):
+    c["problems"]["pk_full"]["analyses"] = ["profile"]
+
+
 def _level_one(c):
     c["prediction"] = {"level": 1}
 
@@ -130,6 +134,8 @@ BAD_CONFIGS = [
     ("no_problems", _no_problems, ["problems"]),
     ("problem_id_not_identifier", _bad_problem_id, ["'1st'"]),
     ("prediction_negative_time", _negative_prediction_time, ["-1 is less than the minimum of 0", "times"]),
+    ("problem_analysis_unknown", _problem_analysis_unknown,
+     ["'profile' is not one of ['profiles', 'structural', 'prediction_profiles', 'design']", "analyses"]),
     ("prediction_level_one", _level_one, ["1 is greater than or equal to the maximum of 1", "level"]),
 ]
 

@@ -29,30 +29,43 @@ def jobs_of(output: str) -> set[tuple[str, str]]:
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
     root = make_study(tmp_path_factory.mktemp("study"))
-    run = snakemake(root, timeout=2400)  # 53 jobs; a guard against a hang, not a timing
+    run = snakemake(root, timeout=2400)  # 40 jobs; a guard against a hang, not a timing
     assert run.returncode == 0, run.stderr[-5000:]
     return root
 
 
+BASE_RESULTS = ("problem/summary.json", "fit/starts_0.tsv", "fit/starts_1.tsv", "fit/multistart.tsv",
+                "fit/best.json", "fit/waterfall.png", "fit/fit.png", "fisher/expected.tsv", "fisher/observed.tsv",
+                "fisher/eigen.tsv", "fisher/summary.json", "identifiability/summary.tsv",
+                "identifiability/null_directions.tsv", "sloppiness/spectrum.tsv", "sloppiness/spectrum.png",
+                "sloppiness/eigenvectors.png", "prediction/bands.tsv", "prediction/contributions.tsv",
+                "prediction/bands.png")
+ANALYSIS_RESULTS = {
+    "profiles": ("identifiability/profiles.tsv", "identifiability/profiles.png"),
+    "structural": ("identifiability/structural.tsv", "identifiability/structural_directions.tsv",
+                   "identifiability/structural_verdicts.tsv"),
+    "prediction_profiles": ("prediction/ensemble.tsv", "prediction/comparison.tsv", "prediction/comparison.png"),
+    "design": ("design/design.tsv", "design/summary.json", "design/design.png"),
+}
+ANALYSIS_RULES = {"profiles": "collect_profiles", "structural": "structural_identifiability",
+                  "prediction_profiles": "compare_predictions", "design": "design_sampling"}
+# the tiny config's per-problem choice of analyses (the study-wide default: all of them)
+CHOSEN = {"pk_full": {"profiles", "structural"}, "pk_fixed_dose": set(ANALYSIS_RESULTS), "petab_minimal": set()}
+
+
 def test_study_produces_every_result(study):
-    for problem in ("pk_full", "pk_fixed_dose", "petab_minimal"):
+    for problem, chosen in CHOSEN.items():
         base = study / "results" / problem
-        for name in ("problem/summary.json", "fit/starts_0.tsv", "fit/starts_1.tsv", "fit/multistart.tsv",
-                     "fit/best.json", "fit/waterfall.png", "fit/fit.png", "fisher/expected.tsv",
-                     "fisher/observed.tsv", "fisher/eigen.tsv", "fisher/summary.json",
-                     "identifiability/summary.tsv", "identifiability/null_directions.tsv",
-                     "sloppiness/spectrum.tsv", "sloppiness/spectrum.png", "sloppiness/eigenvectors.png",
-                     "prediction/bands.tsv", "prediction/contributions.tsv", "prediction/bands.png",
-                     "identifiability/profiles.tsv", "identifiability/profiles.png",
-                     "identifiability/structural.tsv", "identifiability/structural_directions.tsv",
-                     "identifiability/structural_verdicts.tsv", "prediction/ensemble.tsv",
-                     "prediction/comparison.tsv", "prediction/comparison.png", "design/design.tsv",
-                     "design/summary.json", "design/design.png"):
+        for name in BASE_RESULTS:
             assert (base / name).stat().st_size > 0, name
-        for rule in ("load_problem", "gather_multistart", "fisher_information", "identifiability", "predict",
-                     "collect_profiles", "structural_identifiability", "compare_predictions", "design_sampling"):
+        for rule in ("load_problem", "gather_multistart", "fisher_information", "identifiability", "predict"):
             assert (study / "benchmarks" / rule / f"{problem}.tsv").exists()
             assert (study / "logs" / rule / f"{problem}.log").exists()
+        for analysis, names in ANALYSIS_RESULTS.items():  # exactly the chosen analyses ran
+            for name in names:
+                assert (base / name).exists() == (analysis in chosen), (problem, name)
+            rule = ANALYSIS_RULES[analysis]
+            assert (study / "benchmarks" / rule / f"{problem}.tsv").exists() == (analysis in chosen), (problem, rule)
     for parameter in ("D", "V", "CL"):  # one profile job per parameter
         assert (study / "results/pk_full/identifiability/profiles" / f"{parameter}.tsv").exists()
         assert (study / "benchmarks/profile_parameter/pk_full" / f"{parameter}.tsv").exists()

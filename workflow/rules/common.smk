@@ -103,8 +103,12 @@ def get_final_output():
         "prediction_profiles": "prediction/comparison.png",
         "design": "design/design.png",
     }
-    stages += [analyses[name] for name in config["analyses"]]
-    return expand("results/{problem}/{stage}", problem=PROBLEMS, stage=stages)
+    targets = []
+    for problem in PROBLEMS:
+        chosen = config["problems"][problem].get("analyses", config["analyses"])
+        targets += expand("results/{problem}/{stage}", problem=problem,
+                          stage=stages + [analyses[name] for name in chosen])
+    return targets
 
 
 def get_problem_file(wildcards):
