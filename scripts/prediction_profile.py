@@ -20,7 +20,7 @@ specs = [fimflow.PredictionSpec(**spec) for spec in params.predictions] or fimfl
 spec = next(s for s in specs if s.id == snakemake.wildcards.prediction)
 objective = fimflow.Objective.from_problem(problem, fimflow.SolverConfig(**params.solver))
 times = fimflow.spread_times(spec.times, params.profile_points)
-options = fimflow.PredictionProfileOptions(level=params.level)
+options = fimflow.PredictionProfileOptions(level=params.level, max_range=params.profile_max_range)
 bands = (fimflow.prediction_profile_bands(problem, [spec], best["x"], objective=objective, options=options, times=times)
          if times else pd.DataFrame(columns=["prediction", "time", "value", "lower", "upper", "lower_end", "upper_end"]))
 log.info("%s: %d prediction profiles", spec.id, len(bands))

@@ -99,6 +99,15 @@ def test_linear_bands_bounded_path_and_better_optimum(tmp_path, caplog):
     assert (short.lower_end, short.upper_end) == ("max_points", "max_points") and len(walked) == 2
     assert [short.lower, short.upper] == [walked["prediction_value"].min(), walked["prediction_value"].max()]
     np.testing.assert_allclose(walked["delta"], (np.sqrt(2 * THRESHOLD) / 4) ** 2 / 2, rtol=1e-5)
+    # a range of one sd: each side ends "max_range" at its first point at least one sd away
+    sd = np.sqrt(v @ covariance @ v)
+    near = prediction_profile(problem, spec, 10.0, x_best, options=PredictionProfileOptions(max_range=1.0))
+    walked = near.points[near.points["direction"] != "best"]
+    assert (near.lower_end, near.upper_end) == ("max_range", "max_range")
+    for end, side in ((near.lower, "lower"), (near.upper, "upper")):
+        distance = np.sort(abs(walked.loc[walked["direction"] == side, "prediction_value"].to_numpy() - near.value))
+        assert abs(end - near.value) == distance[-1] and 1.0 <= distance[-1] / sd < 2.0 and np.all(distance[:-1] < sd)
+    assert walked["delta"].max() < THRESHOLD
     # a centre that is not the optimum (two standard errors off in b): lower points, a warning
     off = x_best + np.array([0.0, 2.0 * np.sqrt(covariance[1, 1])])
     with caplog.at_level(logging.WARNING, logger="fimflow._prediction_profile"):

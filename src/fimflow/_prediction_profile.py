@@ -20,8 +20,10 @@ target by $g^* - z = -\sigma_v^2\,\mathrm{PPL}'(g^*)$, small for $\sigma_v \ll$ 
 when linear-Gaussian, nearly linear otherwise) has the threshold $u_\alpha = \sqrt{\chi^2_{1,\alpha}}$.
 Each direction steps the target from the best fit so that $u$ grows by about $u_\alpha/4$ (slope
 of the last two points; steps change by at most 4×), warm-started from the previous point,
-until $u > u_\alpha$ ("crossed"), `max_points` steps ("max_points"), or a failed solve or an
-abscissa that stops moving, e.g. at bounds ("failed"). A crossing is refined by the secant
+until $u > u_\alpha$ ("crossed"), `max_points` steps ("max_points"), an abscissa `max_range`
+delta-method sds from $\hat g$ without crossing ("max_range": practically unbounded on that side;
+without this limit a flat side, e.g. a state free to grow by decades, walks on with ever costlier
+penalised solves), or a failed solve or an abscissa that stops moving, e.g. at bounds ("failed"). A crossing is refined by the secant
 method on $u$ over achieved abscissae, each target corrected by the last miss, to
 $|u - u_\alpha| \le 10^{-10} u_\alpha$. Where $\nabla g = 0$, $\mathrm{PPL} = \infty$ off $\hat g$: the
 interval is the point $\hat g$, both ends "crossed".
@@ -73,18 +75,22 @@ class PredictionProfileOptions:
       $10^{-9}|\hat g|$; the sd is taken as $|\hat g|$, or 1, where unbounded). Targets are then
       missed by about its square times the distance from $\hat g$; points are exact regardless.
     - `max_iterations`: trust-region iterations per point.
+    - `max_range`: a side still below the threshold this many delta-method sds from $\hat g$ ends
+      there ("max_range"; the quadratic picture crosses at about 2 sds).
     """
 
     level: float = 0.95
     max_points: int = 30
     relative_penalty: float = 1e-3
     max_iterations: int = 200
+    max_range: float = 100.0
 
     def __post_init__(self):
         for name, valid, rule in (("level", 0.0 < self.level < 1.0, "in (0, 1)"),
                                   ("max_points", self.max_points >= 1, ">= 1"),
                                   ("relative_penalty", 0.0 < self.relative_penalty < 1.0, "in (0, 1), small (1e-3)"),
-                                  ("max_iterations", self.max_iterations >= 1, ">= 1")):
+                                  ("max_iterations", self.max_iterations >= 1, ">= 1"),
+                                  ("max_range", self.max_range > 0.0, "> 0 (in sds; the quadratic crossing is at 2)")):
             if not valid:
                 raise ValueError(f"`{name}` must be {rule}, got {getattr(self, name)!r}.")
 
@@ -181,8 +187,8 @@ class _Setting:
 class _Path:
     """The penalised solves of one prediction profile around the best fit `centre`."""
 
-    def __init__(self, setting: _Setting, prediction: Callable, centre: _Point, sigma: float):
-        self.setting, self.prediction, self.centre, self.sigma = setting, prediction, centre, sigma
+    def __init__(self, setting: _Setting, prediction: Callable, centre: _Point, sigma: float, reach: float):
+        self.setting, self.prediction, self.centre, self.sigma, self.reach = setting, prediction, centre, sigma, reach
         self.u_alpha = float(np.sqrt(2.0 * setting.options.threshold))
 
     def u(self, point: _Point) -> float:
@@ -228,6 +234,8 @@ class _Path:
             if self.u(point) > self.u_alpha:
                 bound, refined = self.refine(previous, point, direction)
                 return points + refined, bound, "crossed"
+            if abs(point.value - self.centre.value) >= self.reach:
+                return points, point.value, "max_range"
             slope = (self.u(point) - self.u(previous)) / advance
             wanted = self.u_alpha / _STEPS_TO_THRESHOLD / slope if slope > 0 else _STEP_FACTOR * step
             step = float(np.clip(wanted, step / _STEP_FACTOR, _STEP_FACTOR * step))
@@ -281,7 +289,8 @@ def _profile(setting: _Setting, spec: PredictionSpec, time: float, x_best) -> Pr
                                  g, g, end, end)
     variance = float(delta_method(dg[None, :], eigen_analysis(fim, ids))[0][0])
     sd = np.sqrt(variance) if np.isfinite(variance) and variance > 0 else (abs(g) or 1.0)
-    path = _Path(setting, prediction, centre, setting.options.relative_penalty * max(sd, 1e-9 * abs(g)))
+    path = _Path(setting, prediction, centre, setting.options.relative_penalty * max(sd, 1e-9 * abs(g)),
+                 setting.options.max_range * sd)
     step = sd * path.u_alpha / _STEPS_TO_THRESHOLD
     (below, lower, lower_end), (above, upper, upper_end) = path.walk(step, -1), path.walk(step, 1)
     directions = ["best"] + ["lower"] * len(below) + ["upper"] * len(above)

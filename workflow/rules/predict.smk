@@ -49,6 +49,7 @@ rule prediction_profile:
         predictions=get_predictions,
         level=config["prediction"]["level"],
         profile_points=config["prediction"]["profile_points"],
+        profile_max_range=config["prediction"]["profile_max_range"],
         solver=config["solver"],
         compile_cache=config["compile_cache"],
         library=LIBRARY,
