@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fimflow import plots
+from fimflow import plots, plots_profiles
+from fimflow._predict import compare_bands
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -105,3 +106,22 @@ def test_contributions(tmp_path):
     path = tmp_path / "contributions.png"
     plots.contributions(pd.concat(frames), path, title="variance by direction")
     _check_png(path)
+
+
+
+def test_prediction_comparison_marks_open_ends(tmp_path):
+    t = np.linspace(0, 10, 11)
+    value = np.exp(-0.2 * t)
+    delta = pd.DataFrame({"prediction": "g", "time": t, "value": value, "lower": value - 0.1, "upper": value + 0.1,
+                          "unbounded": False})
+    ensemble = delta[["prediction", "time", "value"]].assign(lower=value - 0.05, upper=value + 0.05)
+    profiles = pd.DataFrame({"prediction": "g", "time": [0.0, 10.0], "value": value[[0, -1]],
+                             "lower": [0.9, 0.1], "upper": [1.1, 0.9], "lower_end": ["crossed", "crossed"],
+                             "upper_end": ["crossed", "max_range"]})
+    path = tmp_path / "comparison.png"
+    plots_profiles.prediction_comparison(delta, profiles, ensemble, path, title="three ways")
+    _check_png(path)
+    comparison = compare_bands(delta, profiles, ensemble)  # the table keeps how each side ended
+    assert list(comparison.loc[comparison["time"] == 10.0, "profile_upper_end"]) == ["max_range"]
+    assert list(comparison.loc[comparison["time"] == 0.0, "profile_lower_end"]) == ["crossed"]
+    assert comparison.loc[comparison["time"] == 5.0, "profile_upper_end"].isna().all()

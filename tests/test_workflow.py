@@ -108,6 +108,7 @@ def test_beyond_the_fim(study):
     profiled = comparison.dropna(subset=["profile_lower"])
     assert list(profiled["time"]) == [0, 24]  # profile_points: 2 -> first and last time
     assert ((profiled["profile_lower"] <= profiled["value"]) & (profiled["value"] <= profiled["profile_upper"])).all()
+    assert (profiled[["profile_lower_end", "profile_upper_end"]] == "crossed").all().all()
     assert ((comparison["ensemble_lower"] <= comparison["value"] + 1e-12)
             & (comparison["value"] <= comparison["ensemble_upper"] + 1e-12)).all()
     design = pd.read_csv(study / "results/pk_fixed_dose/design/design.tsv", sep="\t")

@@ -157,6 +157,8 @@ def compare_bands(delta, profiles, ensemble):
     `ensemble` (ensemble bands) tables, each with prediction, time, lower, upper.
 
     **Returns:** prediction, time, value, `delta_lower/upper`, `profile_lower/upper`,
+    `profile_lower_end/upper_end` (how each profile side ended: only "crossed" is a confidence
+    bound; "max_range", "max_points" or "failed" mark an open side at the furthest value reached),
     `ensemble_lower/upper` and `profile_width_ratio` (profile width / delta-method width).
     """
     keys = ["prediction", "time"]
@@ -168,6 +170,9 @@ def compare_bands(delta, profiles, ensemble):
     out = delta[keys + ["value"]].astype({"time": np.float64})
     out = out.merge(renamed(delta, "delta"), on=keys, how="left")
     out = out.merge(renamed(profiles, "profile"), on=keys, how="left")
+    ends = [c for c in ("lower_end", "upper_end") if c in profiles]
+    out = out.merge(profiles[keys + ends].astype({"time": np.float64}).rename(columns={c: f"profile_{c}" for c in ends}),
+                    on=keys, how="left")
     out = out.merge(renamed(ensemble, "ensemble"), on=keys, how="left")
     with np.errstate(divide="ignore", invalid="ignore"):
         out["profile_width_ratio"] = (out["profile_upper"] - out["profile_lower"]) / (out["delta_upper"] - out["delta_lower"])

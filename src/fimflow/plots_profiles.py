@@ -80,10 +80,15 @@ def prediction_comparison(delta: pd.DataFrame, profiles: pd.DataFrame, ensemble:
             upper = np.where(np.isfinite(prof["upper"]), prof["upper"], value)
             ax.errorbar(prof["time"], value, yerr=[value - lower, upper - value], fmt="o", color="k", ms=3,
                         capsize=3, lw=1)
+            for end, bound, marker in (("lower_end", lower, "v"), ("upper_end", upper, "^")):
+                if end in prof:  # an end that did not cross the threshold: the interval is open there
+                    open_end = (prof[end] != "crossed").to_numpy()
+                    ax.plot(prof["time"].to_numpy()[open_end], bound[open_end], marker, color="C3", ms=6, ls="none")
         ax.set(title=str(pid), xlabel="time", ylabel="value")
     handles = [Line2D([], [], color="C0", lw=1.5, label="best fit"),
                Patch(color="C0", alpha=0.2, label="delta method"),
                Line2D([], [], color="C1", ls="--", lw=1.2, label="profile-path ensemble"),
-               Line2D([], [], color="k", marker="o", ms=3, lw=1, label="prediction profile")]
+               Line2D([], [], color="k", marker="o", ms=3, lw=1, label="prediction profile"),
+               Line2D([], [], color="C3", marker="^", ms=6, ls="none", label="open end (not crossed)")]
     fig.legend(handles=handles, loc="outside right upper", fontsize=8)
     _save(fig, path, title)
