@@ -11,13 +11,8 @@ import scipy.optimize
 from scipy.stats import chi2, norm
 
 import fimflow
-from fimflow._prediction_profile import (
-    PredictionProfileOptions,
-    ensemble_bands,
-    ensemble_from_profiles,
-    prediction_profile,
-    prediction_profile_bands,
-)
+from fimflow._ensemble import ensemble_bands, ensemble_from_profiles
+from fimflow._prediction_profile import PredictionProfileOptions, prediction_profile, prediction_profile_bands
 
 from helpers import central_difference, load
 

@@ -61,8 +61,8 @@ from ._design import optimal_design as optimal_design
 from ._design import sensitivity_curves as sensitivity_curves
 from ._prediction_profile import PredictionProfile as PredictionProfile
 from ._prediction_profile import PredictionProfileOptions as PredictionProfileOptions
-from ._prediction_profile import ensemble_bands as ensemble_bands
-from ._prediction_profile import ensemble_from_profiles as ensemble_from_profiles
+from ._ensemble import ensemble_bands as ensemble_bands
+from ._ensemble import ensemble_from_profiles as ensemble_from_profiles
 from ._prediction_profile import prediction_profile as prediction_profile
 from ._prediction_profile import prediction_profile_bands as prediction_profile_bands
 from ._sampling import dense_design as dense_design
