@@ -85,7 +85,7 @@ def steady(fn, *args, repeat=3):
 
 def fit_options(args):
     """The workflow's defaults, or the optimiser and batch size asked for."""
-    overrides = {"method": args.method, "batch_size": args.batch_size}
+    overrides = {"method": args.method, "batch_size": args.batch_size, "max_time_s": args.max_time}
     return fimflow.FitOptions(**{k: v for k, v in overrides.items() if v is not None})
 
 
@@ -216,6 +216,8 @@ def main():
     parser.add_argument("--batch-size", type=int, help="override the default batch size (to compare)")
     parser.add_argument("--max-steps", type=int, help="solver steps per solve (default: the workflow's 100000; "
                         "AMICI's default is 10000)")
+    parser.add_argument("--max-time", type=float, help="wall-clock budget per start in seconds (default: none); "
+                        "a start still running then ends as 'max_time' at its lowest point")
     parser.add_argument("--anchor", action="store_true", help="also run pyPESTO+AMICI+fides on the same starts")
     parser.add_argument("--compile-only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--cache", help=argparse.SUPPRESS)

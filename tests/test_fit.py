@@ -67,11 +67,35 @@ def test_pk_fit_recovers_known_answer_and_records_a_failed_start():
     assert summary["n_failed"] == 1 and summary["n_within_tolerance"] == 2
 
 
+@pytest.mark.parametrize("method", ["trust_fim", "lbfgsb"])
+def test_a_spent_time_budget_keeps_the_lowest_point_evaluated(method):
+    problem = noise_free(load("pk_fixed_dose"))
+    starts = np.array([[0.5, 0.0], [1.5, -0.5]])
+    objective = fimflow.Objective.from_problem(problem)
+    # a budget spent before the first step: each start ends at its start point, its NLL recorded
+    spent = fimflow.FitOptions(method=method, max_time_s=1e-9)
+    result = fimflow.fit_multistart(problem, starts, objective=objective, options=spent)
+    assert result.status == ("max_time", "max_time")
+    assert list(result.n_iterations) == [1, 1]  # evaluations: the start point only
+    np.testing.assert_array_equal(result.x, starts)
+    start_nll = [float(objective.nll(np.asarray(x))) for x in starts]
+    np.testing.assert_allclose(result.nll, start_nll, rtol=1e-12)
+    assert all("Time budget of 1e-09 s spent" in m for m in result.message)
+    # a budget that is not reached changes nothing
+    free = fimflow.fit_multistart(problem, starts, objective=objective, options=fimflow.FitOptions(method=method))
+    ample = fimflow.fit_multistart(problem, starts, objective=objective,
+                                   options=fimflow.FitOptions(method=method, max_time_s=3600.0))
+    np.testing.assert_array_equal(ample.x, free.x)
+    assert ample.status == free.status
+
+
 def test_fit_options_are_checked():
     with pytest.raises(ValueError, match="method"):
         fimflow.FitOptions(method="bfgs")
     with pytest.raises(ValueError, match="max_iterations"):
         fimflow.FitOptions(max_iterations=0)
+    with pytest.raises(ValueError, match="max_time_s"):
+        fimflow.FitOptions(max_time_s=0.0)
 
 
 def _minimal_petab_variant(tmp_path, laplace_and_prior: bool) -> fimflow.Problem:

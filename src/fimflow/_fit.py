@@ -10,7 +10,6 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-import scipy.optimize
 
 from . import _trust_region
 from ._batch import BatchRunner
@@ -45,6 +44,10 @@ class FitOptions:
       vectorised call (Boehm, 100 starts, 2 threads: 4 lanes 91 s, 8 lanes 99 s).
     - `threads`: batches evaluated concurrently (one per CPU core; `None`: every core this
       process may use). Results do not depend on it.
+    - `max_time_s`: wall-clock budget per start (`None`: none). A start still running when it
+      is spent ends with status `"max_time"` at the lowest point it evaluated, so a cluster
+      job's time limit is met with every start recorded. Results then depend on the machine's
+      speed: leave it `None` where they must be reproducible.
     """
 
     method: str = "trust_fim"
@@ -54,6 +57,7 @@ class FitOptions:
     gtol: float = 1e-10
     batch_size: int = 4
     threads: int | None = None
+    max_time_s: float | None = None
 
     def __post_init__(self):
         if self.method not in METHODS:
@@ -64,6 +68,8 @@ class FitOptions:
             raise ValueError(f"`batch_size` must be >= 1, got {self.batch_size}.")
         if self.threads is not None and self.threads < 1:
             raise ValueError(f"`threads` must be >= 1 or None, got {self.threads}.")
+        if self.max_time_s is not None and not self.max_time_s > 0:
+            raise ValueError(f"`max_time_s` must be > 0 or None, got {self.max_time_s}.")
 
     def n_threads(self) -> int:
         return self.threads if self.threads is not None else len(os.sched_getaffinity(0))
@@ -224,25 +230,43 @@ def batch_kernel(objective: Objective, options: FitOptions):
     return evaluate
 
 
-class _Cached:
-    """The last batch answer of one start, so scipy's `fun(x)` then `jac(x)` cost one evaluation."""
+class _OutOfTime(Exception):
+    """Raised in a start's optimiser when its time budget is spent."""
 
-    def __init__(self, evaluate):
+
+class _Cached:
+    """The last batch answer of one start, so scipy's `fun(x)` then `jac(x)` cost one evaluation;
+    also the lowest finite value seen (`best_x`) and the start's time budget: once `deadline`
+    (a `time.perf_counter()` value) has passed, a new point raises `_OutOfTime`."""
+
+    def __init__(self, evaluate, value_of, deadline=None):
         self.evaluate = evaluate
+        self.value_of = value_of
+        self.deadline = deadline
         self.x = None
         self.out = None
+        self.n_evaluations = 0
+        self.best_x, self.best_value = None, np.inf
 
     def __call__(self, x):
         x = np.asarray(x, dtype=np.float64)
         if self.x is None or not np.array_equal(x, self.x):
+            if self.best_x is not None and self.deadline is not None and time.perf_counter() > self.deadline:
+                raise _OutOfTime()
             self.out = self.evaluate(x)
             self.x = x.copy()
+            self.n_evaluations += 1
+            value = float(self.value_of(self.out))
+            if value < self.best_value:  # False for NaN
+                self.best_x, self.best_value = self.x, value
         return self.out
 
 
 def _run_trf(cached, x0, lb, ub, options):
     if not np.all(np.isfinite(cached(x0)[0])):
         return x0, "failed", "The simulation failed at the start point.", 0
+    import scipy.optimize  # here, not at the top: every job imports fimflow, few need it (0.6 s)
+
     out = scipy.optimize.least_squares(
         lambda x: cached(x)[0], x0, jac=lambda x: cached(x)[1], bounds=(lb, ub), method="trf", x_scale="jac",
         ftol=options.ftol, xtol=options.xtol, gtol=options.gtol, max_nfev=options.max_iterations,
@@ -268,6 +292,8 @@ def _run_lbfgsb(cached, x0, lb, ub, options):
 
     if fun(x0)[0] >= 1e100:  # non-finite NLL, mapped to 1e100 by `fun`
         return x0, "failed", "The simulation failed at the start point.", 0
+    import scipy.optimize
+
     out = scipy.optimize.minimize(
         fun, x0, jac=True, method="L-BFGS-B", bounds=list(zip(lb, ub)),
         options={"maxiter": options.max_iterations, "ftol": options.ftol, "gtol": options.gtol},
@@ -328,9 +354,14 @@ def fit_multistart(
 
     def work(i, evaluate):
         tic = time.perf_counter()
-        cached = _Cached(evaluate)  # the final point is usually the last one evaluated
-        x, status, message, n_iter = run(cached, np.clip(starts[i], lb, ub), lb, ub, options)
-        nll = float(final_value(cached(x)))
+        deadline = None if options.max_time_s is None else tic + options.max_time_s
+        cached = _Cached(evaluate, final_value, deadline)  # the final point is usually the last one evaluated
+        try:
+            x, status, message, n_iter = run(cached, np.clip(starts[i], lb, ub), lb, ub, options)
+        except _OutOfTime:
+            x, status, n_iter = cached.best_x, "max_time", cached.n_evaluations
+            message = f"Time budget of {options.max_time_s:g} s spent after {n_iter} evaluations; lowest point kept."
+        nll = cached.best_value if status == "max_time" else float(final_value(cached(x)))
         if not np.isfinite(nll):
             status, message = "failed", "The simulation failed at the final point."
         seconds = time.perf_counter() - tic

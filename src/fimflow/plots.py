@@ -19,7 +19,7 @@ from matplotlib.patches import Patch  # noqa: E402
 
 from ._io import atomic_path  # noqa: E402
 
-_STATUS_COLOURS = {"converged": "tab:blue", "max_iterations": "tab:orange", "failed": "tab:red"}
+_STATUS_COLOURS = {"converged": "tab:blue", "max_iterations": "tab:orange", "max_time": "tab:purple", "failed": "tab:red"}
 
 
 def _save(fig, path, title: str) -> None:
@@ -58,7 +58,7 @@ def waterfall(nll, status, path, *, title: str = "") -> None:
     **Arguments:**
 
     - `nll`: final negative log-likelihood per start; NaN (or ±inf) for failed starts.
-    - `status`: one of "converged", "max_iterations", "failed" per start.
+    - `status`: one of "converged", "max_iterations", "max_time", "failed" per start.
     - `path`: the PNG to write.
     - `title`: figure title.
     """

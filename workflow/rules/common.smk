@@ -118,4 +118,5 @@ def get_problem_file(wildcards):
 def get_fit_options():
     """The optimiser settings of `fimflow.FitOptions` from the `fit` section."""
     fit = config["fit"]
-    return {"method": fit["method"], "max_iterations": fit["max_iterations"], "batch_size": fit["batch_size"]}
+    keys = ("method", "max_iterations", "batch_size", "max_time_s")
+    return {key: fit[key] for key in keys}
