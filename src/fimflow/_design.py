@@ -41,10 +41,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
-import scipy.optimize
 
 from ._objective import Objective
 from ._precision import require_float64
+from ._programs import stored_call
 from ._problem import Problem
 from ._sampling import DESIGN_COLUMNS, dense_design, with_design
 from ._simulate import SolverConfig
@@ -162,7 +162,7 @@ def _row_terms(objective: Objective, theta):
 
 def _point_terms(objective: Objective, thetas: np.ndarray, n_rows: int | None = None):
     """`_row_terms` `(k, n_rows, ...)` at each point, one compiled program whatever `k`."""
-    out = [_row_terms(objective, jnp.asarray(t)) for t in thetas]
+    out = [stored_call(_row_terms, objective, t) for t in thetas]
     return tuple(np.stack([np.asarray(o[i])[:n_rows] for o in out]) for i in range(2))
 
 
@@ -341,6 +341,8 @@ def _search(problem, candidates, thetas, fims, weights, base, n, options, config
         total, gradient, _ = evaluate(times)
         finite = np.isfinite(total) and np.all(np.isfinite(gradient))
         return (-float(total), -gradient) if finite else (1e100, np.zeros_like(times))
+
+    import scipy.optimize  # here: every job imports fimflow, few need it
 
     start = design["time"].to_numpy(dtype=np.float64)
     out = scipy.optimize.minimize(negative, start, jac=True, method="L-BFGS-B", bounds=bounds,

@@ -10,6 +10,7 @@ import pandas as pd
 
 from ._objective import Objective
 from ._precision import require_float64
+from ._programs import stored_call
 from ._predict import check_prediction
 from ._prediction_profile import _check_x, _value_and_ok
 from ._problem import Problem
@@ -21,6 +22,11 @@ ENSEMBLE_COLUMNS = ("prediction", "time", "value", "lower", "upper", "n_members"
 def _member_predictions(objective: Objective, thetas, condition, times, column):
     """Prediction at `times` for each row of `thetas`, and whether each solve succeeded."""
     return jax.vmap(lambda t: _value_and_ok(objective, t, condition, times, column)[1])(thetas)
+
+
+def _members(setting, thetas):
+    objective, condition, times, column = setting
+    return _member_predictions(objective, thetas, condition, times, column)
 
 
 def ensemble_bands(problem: Problem, specs, members, x_best, *, objective: Objective | None = None) -> pd.DataFrame:
@@ -42,12 +48,12 @@ def ensemble_bands(problem: Problem, specs, members, x_best, *, objective: Objec
     if members.ndim != 2 or members.shape[1] != problem.n_params:
         raise ValueError(f"`members` must be an (n_members, {problem.n_params}) array of parameter vectors "
                          f"{list(problem.parameter_ids)} (estimation scale), got shape {members.shape}.")
-    thetas = jnp.asarray(np.vstack([_check_x(problem, x_best), members]))
+    thetas = np.vstack([_check_x(problem, x_best), members])
     rows = []
     for spec in specs:
         column, times = check_prediction(problem, spec), sorted(float(t) for t in spec.times)
         condition = problem.condition_ids.index(spec.condition)
-        values, ok = map(np.asarray, _member_predictions(objective, thetas, condition, jnp.asarray(times), column))
+        values, ok = map(np.asarray, stored_call(_members, (objective, condition, jnp.asarray(times), column), thetas))
         good = ok & np.all(np.isfinite(values), axis=1)
         used = values[good] if good.any() else np.full((1, len(times)), np.nan)
         best = values[0] if good[0] else np.full(len(times), np.nan)

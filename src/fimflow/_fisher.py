@@ -19,6 +19,7 @@ import numpy as np
 
 from ._objective import Objective
 from ._precision import require_float64
+from ._programs import stored_call
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,12 +78,12 @@ def observed_fisher_information(objective: Objective, theta) -> jnp.ndarray:
 def fisher_information(objective: Objective, theta, parameter_ids) -> FisherResult:
     """Both FIMs at `theta` (estimation scale)."""
     require_float64()
-    theta = jnp.asarray(theta, dtype=jnp.float64)
+    theta = np.asarray(theta, dtype=np.float64)
     return FisherResult(
         parameter_ids=tuple(parameter_ids),
-        theta=np.asarray(theta),
-        expected=np.asarray(expected_fisher_information(objective, theta)),
-        observed=np.asarray(observed_fisher_information(objective, theta)),
+        theta=theta,
+        expected=np.asarray(stored_call(expected_fisher_information, objective, theta)),
+        observed=np.asarray(stored_call(observed_fisher_information, objective, theta)),
     )
 
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from ._identifiability import EigenAnalysis
 from ._objective import Objective
+from ._programs import stored_call
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,8 +72,15 @@ def prediction_and_gradient(objective: Objective, theta, spec: PredictionSpec, p
     """Values of the prediction at its (sorted) times and their gradient `(n_times, n_params)`."""
     column = check_prediction(problem, spec)
     times = jnp.asarray(sorted(spec.times), dtype=jnp.float64)
-    args = (objective, jnp.asarray(theta), problem.condition_ids.index(spec.condition), times, column)
-    return np.asarray(_prediction(*args)), np.asarray(_prediction_jacobian(*args))
+    setting = (objective, problem.condition_ids.index(spec.condition), times, column)
+    values, gradient = stored_call(_prediction_and_jacobian, setting, theta)
+    return np.asarray(values), np.asarray(gradient)
+
+
+def _prediction_and_jacobian(setting, theta):
+    objective, condition, times, column = setting
+    return (_prediction(objective, theta, condition, times, column),
+            _prediction_jacobian(objective, theta, condition, times, column))
 
 
 def delta_method(gradient: np.ndarray, analysis: EigenAnalysis, *, null_tolerance: float = 1e-6):
@@ -114,9 +122,9 @@ def prediction_bands(objective: Objective, theta, specs, analysis: EigenAnalysis
     (share / variance).
     """
     import pandas as pd
-    from scipy.stats import norm
+    from scipy.special import ndtri  # the normal quantile without importing scipy.stats (0.7 s)
 
-    z = float(norm.ppf(0.5 + level / 2))
+    z = float(ndtri(0.5 + level / 2))
     band_rows, share_rows = [], []
     for spec in specs:
         values, gradient = prediction_and_gradient(objective, theta, spec, problem)

