@@ -67,6 +67,21 @@ def test_the_key_is_the_same_in_another_process(path):
     assert len(keys) == 1
 
 
+def test_sbml_initial_value_order_does_not_depend_on_the_hash_seed():
+    """The order of an SBML model's initial assignments is part of its traced program (and key):
+    Fujita_SciSignal2010's used to change between processes, so every job traced it again."""
+    code = ("import sympy as sp; from fimflow._sbml import _topological; "
+            "a, b, c, d, e, f = sp.symbols('a b c d e f'); "
+            "print(_topological({'x': a + b + f, 'a': c * d, 'b': c + e, 'f': d - e, 'c': sp.Float(1), "
+            "'d': sp.Float(2), 'e': sp.Float(3)}, 'initial values'))")
+    orders = set()
+    for seed in ("1", "2", "3", "4", "5", "6"):
+        out = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, PYTHONHASHSEED=seed),
+                             capture_output=True, text=True, check=True)
+        orders.add(out.stdout.strip().splitlines()[-1])
+    assert len(orders) == 1, orders
+
+
 def test_the_fit_kernel_uses_the_store(store):
     problem = load("pk_fixed_dose")
     objective = fimflow.Objective.from_problem(problem)

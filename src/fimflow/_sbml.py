@@ -287,7 +287,9 @@ def _stoichiometry(ref, reaction) -> sp.Expr:
 
 
 def _topological(graph: dict, what: str) -> list:
-    dependencies = {k: {s.name for s in v.free_symbols} & set(graph) for k, v in graph.items()}
+    # sorted: the order (and so the traced program and its stored key) must not depend on the
+    # process's string hash seed
+    dependencies = {k: sorted({s.name for s in v.free_symbols} & set(graph)) for k, v in graph.items()}
     try:
         return list(graphlib.TopologicalSorter(dependencies).static_order())
     except graphlib.CycleError as error:
