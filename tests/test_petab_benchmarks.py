@@ -30,12 +30,10 @@ CONFIG = fimflow.SolverConfig()  # rtol 1e-8, atol 1e-10
 # -37.59 at 1e-13; central differences at each tolerance match each to 2e-4).
 TIGHT = {"Fujita_SciSignal2010": fimflow.SolverConfig(rtol=1e-10, atol=1e-12),
          "Crauste_CellSystems2017": fimflow.SolverConfig(rtol=1e-13, atol=1e-13, max_steps=200_000)}
-REFERENCE_GRADIENT_DIFFERS = {
-    "Zheng_PNAS2012": "pre-equilibrated: our forward sensitivities agree with central differences of our "
-    "log-likelihood (which matches the reference value to 4e-9), but differ from the AMICI reference "
-    "gradient by 1.6e-3 (its norm is 0.1); the steady state's sensitivity is integrated, not solved by the "
-    "implicit function theorem as AMICI does",
-}
+# Against the AMICI reference gradients (computed at rtol 1e-12): Zheng's nominal point is its
+# optimum, the gradient small (norm 0.105) and dominated by the solve's error: ours differs from
+# the reference by 0.22 of its norm at rtol 1e-8, 2e-3 at 1e-10 and 1.1e-5 at 1e-12.
+AT_REFERENCE_TOLERANCE = {"Zheng_PNAS2012": fimflow.SolverConfig(rtol=1e-12, atol=1e-14, max_steps=200_000)}
 
 
 def cases(names, failing: dict) -> list:
@@ -132,8 +130,8 @@ def _directions(p):
     return directions / np.linalg.norm(directions, axis=1, keepdims=True)
 
 
-def _derivatives(p, directions):
-    objective = fimflow.Objective.from_problem(p, config(p.id))
+def _derivatives(p, directions, solver=None):
+    objective = fimflow.Objective.from_problem(p, solver or config(p.id))
     return np.asarray(_directional_derivatives(objective, jnp.asarray(p.parameters.nominal_theta()), jnp.asarray(directions)))
 
 
@@ -171,16 +169,19 @@ def test_gradient_matches_finite_differences(name):
         assert derivative == pytest.approx(estimate, rel=1e-2, abs=1e-4), (h, derivative, estimate)
 
 
-@pytest.mark.parametrize("name", cases([n for n in NAMES if os.path.isfile(os.path.join(REFERENCE, f"grad_nominal_{n}.csv"))],
-                                       REFERENCE_GRADIENT_DIFFERS))
+WITH_REFERENCE_GRADIENT = [n for n in NAMES if os.path.isfile(os.path.join(REFERENCE, f"grad_nominal_{n}.csv"))]
+
+
+@pytest.mark.parametrize("name", WITH_REFERENCE_GRADIENT or ["none"])
 def test_gradient_matches_amici_reference(name):
     """Projections of the gradient on random directions against those of the pyPESTO+AMICI
     reference gradient (CVODES forward sensitivities, rtol 1e-12), to 5e-4 of the gradient's
     norm: the error of our default tolerances (rtol 1e-8; Bachmann 2e-4 of the norm, 3e-6 at
-    rtol 1e-10)."""
+    rtol 1e-10), or of the reference's own where the gradient is small (AT_REFERENCE_TOLERANCE)."""
     p = problem(name)
     reference = pd.read_csv(os.path.join(REFERENCE, f"grad_nominal_{name}.csv")).set_index("parameter").loc[list(p.parameter_ids)]
     np.testing.assert_allclose(p.parameters.nominal_theta(), reference["x_nominal_scaled"], rtol=1e-12, atol=1e-12)
     directions = _directions(p)
     expected = directions @ reference["grad_nll"].to_numpy()
-    np.testing.assert_allclose(_derivatives(p, directions), expected, rtol=1e-3, atol=5e-4 * np.linalg.norm(reference["grad_nll"]))
+    derivatives = _derivatives(p, directions, AT_REFERENCE_TOLERANCE.get(name))
+    np.testing.assert_allclose(derivatives, expected, rtol=1e-3, atol=5e-4 * np.linalg.norm(reference["grad_nll"]))
