@@ -11,9 +11,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _trust_region
 from ._batch import BatchRunner
 from ._fisher import fisher_from_sensitivities
+from ._local import CachedEvaluation, OutOfTime, run_lbfgsb, run_trf, run_trust_fim
 from ._objective import Objective
 from ._programs import stored_program
 from ._precision import require_float64
@@ -230,86 +230,14 @@ def batch_kernel(objective: Objective, options: FitOptions):
     return evaluate
 
 
-class _OutOfTime(Exception):
-    """Raised in a start's optimiser when its time budget is spent."""
-
-
-class _Cached:
-    """The last batch answer of one start, so scipy's `fun(x)` then `jac(x)` cost one evaluation;
-    also the lowest finite value seen (`best_x`) and the start's time budget: once `deadline`
-    (a `time.perf_counter()` value) has passed, a new point raises `_OutOfTime`."""
-
-    def __init__(self, evaluate, value_of, deadline=None):
-        self.evaluate = evaluate
-        self.value_of = value_of
-        self.deadline = deadline
-        self.x = None
-        self.out = None
-        self.n_evaluations = 0
-        self.best_x, self.best_value = None, np.inf
-
-    def __call__(self, x):
-        x = np.asarray(x, dtype=np.float64)
-        if self.x is None or not np.array_equal(x, self.x):
-            if self.best_x is not None and self.deadline is not None and time.perf_counter() > self.deadline:
-                raise _OutOfTime()
-            self.out = self.evaluate(x)
-            self.x = x.copy()
-            self.n_evaluations += 1
-            value = float(self.value_of(self.out))
-            if value < self.best_value:  # False for NaN
-                self.best_x, self.best_value = self.x, value
-        return self.out
-
-
-def _run_trf(cached, x0, lb, ub, options):
-    if not np.all(np.isfinite(cached(x0)[0])):
-        return x0, "failed", "The simulation failed at the start point.", 0
-    import scipy.optimize  # here, not at the top: every job imports fimflow, few need it (0.6 s)
-
-    out = scipy.optimize.least_squares(
-        lambda x: cached(x)[0], x0, jac=lambda x: cached(x)[1], bounds=(lb, ub), method="trf", x_scale="jac",
-        ftol=options.ftol, xtol=options.xtol, gtol=options.gtol, max_nfev=options.max_iterations,
-    )
-    status = "converged" if out.status > 0 else "max_iterations" if out.status == 0 else "failed"
-    return out.x, status, out.message, int(out.nfev)
-
-
-def _run_trust_fim(cached, x0, lb, ub, options):
-    out = _trust_region.minimize(
-        cached, x0, lb, ub, max_iterations=options.max_iterations, ftol=options.ftol, xtol=options.xtol,
-        gtol=options.gtol,
-    )
-    return out.x, out.status, out.message, out.n_iterations
-
-
-def _run_lbfgsb(cached, x0, lb, ub, options):
-    def fun(x):
-        value, gradient = cached(x)
-        if not np.isfinite(value):
-            return 1e100, np.zeros_like(x)
-        return float(value), np.asarray(gradient)
-
-    if fun(x0)[0] >= 1e100:  # non-finite NLL, mapped to 1e100 by `fun`
-        return x0, "failed", "The simulation failed at the start point.", 0
-    import scipy.optimize
-
-    out = scipy.optimize.minimize(
-        fun, x0, jac=True, method="L-BFGS-B", bounds=list(zip(lb, ub)),
-        options={"maxiter": options.max_iterations, "ftol": options.ftol, "gtol": options.gtol},
-    )
-    status = "converged" if out.success else "max_iterations" if out.status == 1 else "failed"
-    return out.x, status, str(out.message), int(out.nit)
-
-
 def _optimiser(objective: Objective, options: FitOptions):
     """The batch kernel, the per-start optimiser run on it, and which of the kernel's outputs
     is the objective value. `trf` falls back to L-BFGS-B where least squares does not apply."""
     if options.method == "trust_fim":
-        return _batch_fisher, _run_trust_fim, lambda out: out[0]
+        return _batch_fisher, run_trust_fim, lambda out: out[0]
     if uses_least_squares(objective, options):
-        return _batch_least_squares, _run_trf, lambda out: out[2]
-    return _batch_gradient, _run_lbfgsb, lambda out: out[0]
+        return _batch_least_squares, run_trf, lambda out: out[2]
+    return _batch_gradient, run_lbfgsb, lambda out: out[0]
 
 
 def batch_layout(n_starts: int, options: FitOptions) -> tuple[int, int]:
@@ -355,10 +283,10 @@ def fit_multistart(
     def work(i, evaluate):
         tic = time.perf_counter()
         deadline = None if options.max_time_s is None else tic + options.max_time_s
-        cached = _Cached(evaluate, final_value, deadline)  # the final point is usually the last one evaluated
+        cached = CachedEvaluation(evaluate, final_value, deadline)  # the final point is usually the last one evaluated
         try:
             x, status, message, n_iter = run(cached, np.clip(starts[i], lb, ub), lb, ub, options)
-        except _OutOfTime:
+        except OutOfTime:
             x, status, n_iter = cached.best_x, "max_time", cached.n_evaluations
             message = f"Time budget of {options.max_time_s:g} s spent after {n_iter} evaluations; lowest point kept."
         nll = cached.best_value if status == "max_time" else float(final_value(cached(x)))
