@@ -1,5 +1,6 @@
 """Multistart fitting: seeded starts, recovery of true parameters, failed starts as rows."""
 
+import dataclasses
 import os
 import shutil
 
@@ -38,6 +39,18 @@ def test_recovers_true_parameters_of_the_cascade_from_noise_free_data():
     best = result.best()
     assert result.status[best] == "converged"
     np.testing.assert_allclose(result.x[best], truth, atol=1e-4)
+
+
+def test_least_squares_refuses_what_it_cannot_solve():
+    """`trf` minimises a sum of squares: Laplace noise or priors are refused with the reason and
+    the fix (it used to switch to L-BFGS-B silently); normal noise without priors is accepted."""
+    problem = load("pk_fixed_dose")
+    trf = fimflow.FitOptions(method="trf")
+    fimflow.check_fit_options(problem, trf)
+    laplace = dataclasses.replace(problem, distribution=np.ones_like(problem.distribution))
+    with pytest.raises(ValueError, match=r"'trf' is least squares .*non-normal noise.*Use method 'trust_fim'"):
+        fimflow.fit_multistart(laplace, problem.parameters.nominal_theta()[None], options=trf)
+    fimflow.check_fit_options(laplace, fimflow.FitOptions(method="lbfgsb"))
 
 
 def test_quasi_newton_recovers_pk_parameters():

@@ -4,6 +4,10 @@ Fit by multistart maximum likelihood, then ask what the data really determine: F
 information, identifiability, sloppiness, prediction uncertainty.
 """
 
+from ._precision import enable_float64_on_import as _enable_float64_on_import
+
+_enable_float64_on_import()  # before any module of the library makes an array
+
 from ._errors import FimflowInputError as FimflowInputError
 from ._errors import ModelDefinitionError as ModelDefinitionError
 from ._errors import ProblemFileError as ProblemFileError
@@ -28,6 +32,7 @@ from ._fit import FitOptions as FitOptions
 from ._fit import MultistartResult as MultistartResult
 from ._fit import fit_multistart as fit_multistart
 from ._fit import best_fit_summary as best_fit_summary
+from ._fit import check_fit_options as check_fit_options
 from ._fit import concatenate as concatenate_multistarts
 from ._fit import latin_hypercube_starts as latin_hypercube_starts
 from ._identifiability import EigenAnalysis as EigenAnalysis

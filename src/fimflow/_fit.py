@@ -33,7 +33,7 @@ class FitOptions:
       correction near the optimum; see `_trust_region`; any noise model), `"lbfgsb"` (L-BFGS-B
       on the objective with its exact gradient) or `"trf"` (scipy's trust-region reflective
       least squares on the residuals with the exact Jacobian, as Data2Dynamics does; normal
-      noise without priors only, else `"lbfgsb"` is used). On Boehm_JProteomeRes2014's 100
+      noise without priors only: other problems are refused, see `check_fit_options`). On Boehm_JProteomeRes2014's 100
       reference starts (one process, 2 cores, two batches of 4 at a time): trust_fim 84 s with
       its compile and 15 starts at the optimum (pyPESTO+AMICI+fides in the same run: 116 s with
       its model build, 3); L-BFGS-B (one batch of 8 at a time) 241 s and 4, TRF 1120 s and 3.
@@ -201,9 +201,24 @@ def _batch_gradient(objective, thetas):
     return value, gradient
 
 
-def uses_least_squares(objective: Objective, options: FitOptions) -> bool:
-    """Whether the fit runs trust-region least squares (normal noise, no priors) or L-BFGS-B."""
-    return options.method == "trf" and objective.all_normal and not objective.has_priors
+def check_fit_options(problem_or_objective, options: FitOptions) -> None:
+    """Raise a `ValueError` naming the reason and the fix when `options.method` cannot fit the
+    problem: `trf` is least squares, so it needs normal noise everywhere and no priors."""
+    if options.method != "trf":
+        return
+    objective = problem_or_objective
+    if not isinstance(objective, Objective):
+        objective = Objective.from_problem(problem_or_objective)
+    reasons = []
+    if not objective.all_normal:
+        reasons.append("some measurements have non-normal noise (Laplace)")
+    if objective.has_priors:
+        reasons.append("the parameter table sets objective priors")
+    if reasons:
+        raise ValueError(
+            f"fit method 'trf' is least squares and cannot fit this problem: {' and '.join(reasons)}. "
+            "Use method 'trust_fim' (the default) or 'lbfgsb'."
+        )
 
 
 def kernel_function(objective: Objective, options: FitOptions):
@@ -232,10 +247,11 @@ def batch_kernel(objective: Objective, options: FitOptions):
 
 def _optimiser(objective: Objective, options: FitOptions):
     """The batch kernel, the per-start optimiser run on it, and which of the kernel's outputs
-    is the objective value. `trf` falls back to L-BFGS-B where least squares does not apply."""
+    is the objective value."""
+    check_fit_options(objective, options)
     if options.method == "trust_fim":
         return _batch_fisher, run_trust_fim, lambda out: out[0]
-    if uses_least_squares(objective, options):
+    if options.method == "trf":
         return _batch_least_squares, run_trf, lambda out: out[2]
     return _batch_gradient, run_lbfgsb, lambda out: out[0]
 
