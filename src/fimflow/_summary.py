@@ -6,6 +6,7 @@ import os
 import numpy as np
 
 from ._problem import Problem
+from .provenance import model_fingerprint
 
 
 def _sha256(path) -> str:
@@ -22,6 +23,7 @@ def problem_summary(problem: Problem) -> dict:
     return {
         "problem_id": problem.id,
         "model": f"{type(problem.model).__module__}:{type(problem.model).__name__}",
+        "model_code": model_fingerprint(problem.model),  # a Python model's package, hashed (None: fimflow's own or SBML)
         "states": list(problem.model.state_names),
         "observables": list(problem.observable_ids),
         "conditions": list(problem.condition_ids),

@@ -13,7 +13,7 @@ os.environ.setdefault("JAX_ENABLE_X64", "1")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 import fimflow  # noqa: E402  (after the environment above)
-from fimflow.provenance import library_fingerprint, problem_files  # noqa: E402
+from fimflow.provenance import library_fingerprint, model_fingerprint, problem_files  # noqa: E402
 
 PROBLEMS = list(config["problems"])
 N_SHARDS = min(config["fit"]["n_shards"], config["fit"]["n_starts"])
@@ -22,27 +22,48 @@ LIBRARY = library_fingerprint()
 
 
 
+def get_fit_options():
+    """The optimiser settings of `fimflow.FitOptions` from the `fit` section."""
+    fit = config["fit"]
+    keys = ("method", "max_iterations", "batch_size", "max_time_s")
+    return {key: fit[key] for key in keys}
+
+
 def check_problems():
     """Load every problem and check its predictions before any job runs; one error lists all.
 
-    Returns each problem's estimated parameter ids and prediction ids (the profile fan-outs)."""
-    errors, parameters, predictions = [], {}, {}
+    Returns each problem's estimated parameter ids and prediction ids (the profile fan-outs), and
+    the fingerprint of a Python model's code (re-run trigger, see `get_model_code`)."""
+    errors, parameters, predictions, code = [], {}, {}, {}
     for problem_id, spec in config["problems"].items():
         try:
             problem = fimflow.load_problem(spec["problem"], problem_id=problem_id)
             specs = [fimflow.PredictionSpec(**prediction) for prediction in spec.get("predictions", [])]
             for prediction in specs:
                 fimflow.check_prediction(problem, prediction)
+            fimflow.check_fit_options(problem, fimflow.FitOptions(**get_fit_options()))
             parameters[problem_id] = list(problem.parameter_ids)
             predictions[problem_id] = [p.id for p in specs or fimflow.default_predictions(problem)]
+            code[problem_id] = model_code(problem)
         except (fimflow.FimflowInputError, ValueError) as error:
             errors.append(f"problems.{problem_id}: {error}")
     if errors:
         raise fimflow.FimflowInputError("bad study input in the config:\n" + "\n".join(errors))
-    return parameters, predictions
+    return parameters, predictions, code
 
 
-PARAMETERS, PREDICTIONS = check_problems()
+def model_code(problem):
+    """`module:Class sha` of a Python model outside fimflow ("a Python model is code": the hash
+    covers its module, or every .py file of its top-level package), or "" when the library
+    fingerprint and the problem's files cover it (fimflow's own models, SBML)."""
+    fingerprint = model_fingerprint(problem.model)
+    if fingerprint is None:
+        return ""
+    cls = type(problem.model)
+    return f"{cls.__module__}:{cls.__qualname__} {fingerprint}"
+
+
+PARAMETERS, PREDICTIONS, MODEL_CODE = check_problems()
 
 
 wildcard_constraints:
@@ -55,6 +76,13 @@ wildcard_constraints:
 def get_problem_inputs(wildcards):
     """The problem file and every table it names, so a changed table re-runs that problem."""
     return problem_files(config["problems"][wildcards.problem]["problem"])
+
+
+def get_model_code(wildcards):
+    """The problem's model code fingerprint, a param of every rule that runs the model: an edit
+    of the model's package re-runs those jobs (Snakemake's params trigger, with the reason in its
+    log), a touch does not."""
+    return MODEL_CODE[wildcards.problem]
 
 
 def get_shards(wildcards):
@@ -113,10 +141,3 @@ def get_final_output():
 
 def get_problem_file(wildcards):
     return config["problems"][wildcards.problem]["problem"]
-
-
-def get_fit_options():
-    """The optimiser settings of `fimflow.FitOptions` from the `fit` section."""
-    fit = config["fit"]
-    keys = ("method", "max_iterations", "batch_size", "max_time_s")
-    return {key: fit[key] for key in keys}

@@ -22,6 +22,7 @@ rule design_sampling:
         solver=config["solver"],
         compile_cache=config["compile_cache"],
         library=LIBRARY,
+        model_code=get_model_code,
     log:
         "logs/design_sampling/{problem}.log",
     benchmark:

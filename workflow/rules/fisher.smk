@@ -17,6 +17,7 @@ rule fisher_information:
         solver=config["solver"],
         compile_cache=config["compile_cache"],
         library=LIBRARY,
+        model_code=get_model_code,
     log:
         "logs/fisher_information/{problem}.log",
     benchmark:

@@ -14,6 +14,7 @@ rule fit_multistart:
         solver=config["solver"],
         compile_cache=config["compile_cache"],
         library=LIBRARY,
+        model_code=get_model_code,
     log:
         "logs/fit_multistart/{problem}_{shard}.log",
     benchmark:
@@ -38,6 +39,7 @@ rule gather_multistart:
     params:
         tolerance=config["fit"]["tolerance"],
         library=LIBRARY,
+        model_code=get_model_code,
     log:
         "logs/gather_multistart/{problem}.log",
     benchmark:
@@ -74,6 +76,7 @@ rule plot_fit:
         solver=config["solver"],
         compile_cache=config["compile_cache"],
         library=LIBRARY,
+        model_code=get_model_code,
     log:
         "logs/plot_fit/{problem}.log",
     benchmark:

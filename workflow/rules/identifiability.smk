@@ -20,6 +20,7 @@ rule identifiability:
         rank_tolerance=config["identifiability"]["rank_tolerance"],
         participation=config["identifiability"]["participation"],
         library=LIBRARY,
+        model_code=get_model_code,
     log:
         "logs/identifiability/{problem}.log",
     benchmark:
@@ -45,6 +46,7 @@ rule profile_parameter:
         solver=config["solver"],
         compile_cache=config["compile_cache"],
         library=LIBRARY,
+        model_code=get_model_code,
     log:
         "logs/profile_parameter/{problem}/{parameter}.log",
     benchmark:
@@ -75,6 +77,7 @@ rule collect_profiles:
         ),
     params:
         library=LIBRARY,
+        model_code=get_model_code,
     log:
         "logs/collect_profiles/{problem}.log",
     benchmark:
@@ -107,6 +110,7 @@ rule structural_identifiability:
         solver=config["solver"],
         compile_cache=config["compile_cache"],
         library=LIBRARY,
+        model_code=get_model_code,
     log:
         "logs/structural_identifiability/{problem}.log",
     benchmark:

@@ -6,6 +6,7 @@ rule load_problem:
         summary="results/{problem}/problem/summary.json",
     params:
         library=LIBRARY,
+        model_code=get_model_code,
     log:
         "logs/load_problem/{problem}.log",
     benchmark:

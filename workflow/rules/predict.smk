@@ -25,6 +25,7 @@ rule predict:
         solver=config["solver"],
         compile_cache=config["compile_cache"],
         library=LIBRARY,
+        model_code=get_model_code,
     log:
         "logs/predict/{problem}.log",
     benchmark:
@@ -53,6 +54,7 @@ rule prediction_profile:
         solver=config["solver"],
         compile_cache=config["compile_cache"],
         library=LIBRARY,
+        model_code=get_model_code,
     log:
         "logs/prediction_profile/{problem}/{prediction}.log",
     benchmark:
@@ -91,6 +93,7 @@ rule compare_predictions:
         solver=config["solver"],
         compile_cache=config["compile_cache"],
         library=LIBRARY,
+        model_code=get_model_code,
     log:
         "logs/compare_predictions/{problem}.log",
     benchmark:

@@ -20,6 +20,7 @@ rule sloppiness:
     params:
         rank_tolerance=config["identifiability"]["rank_tolerance"],
         library=LIBRARY,
+        model_code=get_model_code,
     log:
         "logs/sloppiness/{problem}.log",
     benchmark:
