@@ -19,7 +19,21 @@ from fimflow import setup_jax  # noqa: E402
 setup_jax(COMPILE_CACHE)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHARED = os.path.join(os.path.dirname(REPO), "shared")
+# the reference data beside the checkout (FIMFLOW_SHARED moves it: the test of the CI guard below)
+SHARED = os.environ.get("FIMFLOW_SHARED") or os.path.join(os.path.dirname(REPO), "shared")
+SHARED_PARTS = ("benchmark_models", "reference", "petab_test_suite")
+
+
+def pytest_configure(config):
+    """In CI the outside references must be there: without them every reference test would skip
+    and the suite pass having checked nothing against them. A user's clone still skips them."""
+    missing = [part for part in SHARED_PARTS if not os.path.isdir(os.path.join(SHARED, part))]
+    if os.environ.get("CI") and missing:
+        raise pytest.UsageError(
+            f"CI is set but the reference data are missing: {', '.join(missing)} not found in {SHARED}. "
+            "CI must run the reference tests (PEtab suite, benchmark models, AMICI references): put the "
+            "shared/ folder beside the checkout (or point FIMFLOW_SHARED at it)."
+        )
 
 
 @pytest.fixture
@@ -30,10 +44,18 @@ def rng():
 # Slowest modules first: with `--dist loadfile --no-loadscope-reorder` xdist hands out files in
 # collection order (two to each worker at the start), so the long ones (real snakemake runs, a SLURM
 # cluster, large benchmark models) start at once and the short ones fill the gaps.
-SLOW_FIRST = ("test_workflow.py", "test_slurm.py", "test_faults.py", "test_petab_benchmarks.py")
+SLOW_FIRST = ("test_workflow.py", "test_slurm.py", "test_faults.py", "test_install.py", "test_petab_benchmarks.py",
+              "test_model_code.py")
+
+
+SLOW_MARKERS = ("workflow", "slurm")  # real snakemake studies and clusters are slow by nature
 
 
 def pytest_collection_modifyitems(items):
+    for item in items:
+        if any(item.get_closest_marker(name) for name in SLOW_MARKERS):
+            item.add_marker(pytest.mark.slow)
+
     def rank(item):
         name = os.path.basename(str(item.fspath))
         return SLOW_FIRST.index(name) if name in SLOW_FIRST else len(SLOW_FIRST)
