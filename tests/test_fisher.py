@@ -1,14 +1,18 @@
 """Expected and observed Fisher information: finite differences, noise block, agreement, PK rank."""
 
+import os
+import shutil
+
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pandas as pd
 import pytest
 
 import fimflow
 from fimflow._fisher import to_linear_scale
 
-from helpers import central_difference, fix, load, noise_free
+from helpers import REPO, central_difference, fix, load, noise_free
 
 TIGHT = fimflow.SolverConfig(rtol=1e-11, atol=1e-13)
 
@@ -56,15 +60,56 @@ def test_noise_block_is_analytic():
         np.testing.assert_allclose(fim.expected[i, others], 0.0, atol=1e-12)
 
 
-def test_fim_is_symmetric_psd_and_permutation_invariant():
+def test_expected_fim_matches_an_unsymmetrised_sum_over_measurements():
+    # I = J_mu^T diag(1/s^2) J_mu + J_s^T diag(2/s^2) J_s, built here: J_mu by AD of the simulated
+    # measurements, J_s from s = 10^sigma (one log10 sigma per observable), no symmetrisation
     problem = load("cascade")
     objective = fimflow.Objective.from_problem(problem, TIGHT)
-    fim = fimflow.fisher_information(objective, problem.parameters.nominal_theta(), problem.parameter_ids).expected
-    np.testing.assert_array_equal(fim, fim.T)
-    values = np.linalg.eigvalsh(fim)
-    assert values.min() > -1e-10 * values.max()
-    perm = np.random.default_rng(0).permutation(len(fim))
-    np.testing.assert_allclose(np.linalg.eigvalsh(fim[np.ix_(perm, perm)]), values, rtol=1e-9, atol=1e-9 * values.max())
+    theta = problem.parameters.nominal_theta()
+    fim = fimflow.fisher_information(objective, theta, problem.parameter_ids).expected
+    j_mu = np.asarray(jax.jit(jax.jacfwd(lambda t: objective.predictions(t)[0]))(jnp.asarray(theta)))
+    column = np.array([problem.parameter_ids.index(s) for s in ("sigma_C", "sigma_Kp", "sigma_G")])[problem.observable_index]
+    s = 10.0 ** theta[column]
+    j_s = np.zeros_like(j_mu)
+    j_s[np.arange(len(s)), column] = s * np.log(10.0)
+    reference = j_mu.T @ (j_mu / s[:, None] ** 2) + j_s.T @ (2.0 * j_s / s[:, None] ** 2)
+    np.testing.assert_allclose(fim, reference, rtol=1e-9, atol=1e-12 * np.abs(reference).max())
+
+
+def test_fims_of_a_reordered_parameter_table_match_closed_forms(tmp_path):
+    # pk_fixed_dose with its table rows reordered (CL, D, V): the library must follow the table.
+    # C = (D/V) exp(-(CL/V) t): expected FIM J^T J / sigma^2 and observed FIM by central differences
+    # of the closed-form NLL gradient (column j = d grad / d theta_j), neither symmetrised
+    source = os.path.join(REPO, "data", "pk_fixed_dose")
+    for name in ("problem.yaml", "measurements.tsv"):
+        shutil.copy(os.path.join(source, name), tmp_path / name)
+    table = pd.read_csv(os.path.join(source, "parameters.tsv"), sep="\t").set_index("parameterId")
+    table.loc[["CL", "D", "V"]].reset_index().to_csv(tmp_path / "parameters.tsv", sep="\t", index=False)
+    problem = fimflow.load_problem(str(tmp_path / "problem.yaml"), problem_id="pk_fixed_dose")
+    ids = problem.parameter_ids
+    assert ids == ("CL", "V")
+    theta = problem.parameters.nominal_theta()
+    fim = fimflow.fisher_information(fimflow.Objective.from_problem(problem, TIGHT), theta, ids)
+    t, y = problem.measurements["time"].to_numpy(), problem.measurements["measurement"].to_numpy()
+    dose, sigma, ln10 = table.loc["D", "nominalValue"], 0.1, np.log(10.0)
+
+    def concentration_and_jacobian(x):
+        volume, clearance = 10.0 ** x[ids.index("V")], 10.0 ** x[ids.index("CL")]
+        c = dose / volume * np.exp(-clearance / volume * t)
+        jac = np.zeros((len(t), len(x)))
+        jac[:, ids.index("V")] = c * (-1 + clearance / volume * t) * ln10
+        jac[:, ids.index("CL")] = -c * clearance / volume * t * ln10
+        return c, jac
+
+    def nll_gradient(x):
+        c, jac = concentration_and_jacobian(x)
+        return jac.T @ ((c - y) / sigma**2)
+
+    _, jac = concentration_and_jacobian(theta)
+    np.testing.assert_allclose(fim.expected, jac.T @ jac / sigma**2, rtol=1e-8)
+    observed = central_difference(nll_gradient, theta, step=1e-5)
+    np.testing.assert_allclose(fim.observed, observed, rtol=1e-7)
+    assert np.abs(fim.observed - fim.expected).max() > 1e-3 * np.abs(fim.expected).max()  # noisy data: they differ
 
 
 def test_pk_full_is_rank_two_with_scaling_null_direction():

@@ -72,6 +72,41 @@ def test_study_produces_every_result(study):
     assert not list(study.glob("results/**/.tmp-*"))
 
 
+def check_prediction_uncertainty(results, data):
+    """pk_fixed_dose's prediction `concentration` (C at 0, 2, 8, 24), recomputed here from the
+    rules' inputs without fimflow: C = (D/V) exp(-(CL/V) t) and its gradient in closed form at
+    best.json's x; the FIM (fisher/expected.tsv) against J^T J / sigma^2 of the measurements; the
+    variance grad^T I^-1 grad (a solve with expected.tsv) and each eigen-direction's share
+    (v_k . grad)^2 / lambda_k (an eigen-decomposition of expected.tsv here)."""
+    best = json.loads((results / "fit/best.json").read_text())
+    fim_table = pd.read_csv(results / "fisher/expected.tsv", sep="\t")
+    ids = list(fim_table["parameterId"])
+    assert ids == best["parameter_ids"] == ["V", "CL"]
+    fim = fim_table[ids].to_numpy()
+    dose = pd.read_csv(data / "parameters.tsv", sep="\t").set_index("parameterId").loc["D", "nominalValue"]
+    measurements = pd.read_csv(data / "measurements.tsv", sep="\t")
+    volume, clearance = 10.0 ** np.asarray(best["x"])
+
+    def concentration_and_gradient(t):  # gradient on the estimation scale (log10 V, log10 CL)
+        c = dose / volume * np.exp(-clearance / volume * t)
+        return c, np.log(10.0) * np.stack([c * (-1 + clearance / volume * t), -c * clearance / volume * t], axis=1)
+
+    _, jac = concentration_and_gradient(measurements["time"].to_numpy(dtype=float))
+    sigma = measurements["noiseParameters"].to_numpy(dtype=float)
+    np.testing.assert_allclose(fim, (jac / sigma[:, None] ** 2).T @ jac, rtol=1e-6)
+    bands = pd.read_csv(results / "prediction/bands.tsv", sep="\t")
+    value, gradient = concentration_and_gradient(bands["time"].to_numpy(dtype=float))
+    np.testing.assert_allclose(bands["value"], value, rtol=1e-6)
+    variance = np.einsum("ij,ij->i", gradient, np.linalg.solve(fim, gradient.T).T)
+    np.testing.assert_allclose(bands["variance"], variance, rtol=1e-6)
+    eigenvalues, eigenvectors = np.linalg.eigh(fim)
+    shares = (gradient @ eigenvectors[:, ::-1]) ** 2 / eigenvalues[::-1]  # direction 1: the largest
+    contributions = pd.read_csv(results / "prediction/contributions.tsv", sep="\t")
+    table = contributions.pivot(index="time", columns="direction", values="share")
+    # each share relative to its variance (a small share's error is set by the larger ones')
+    np.testing.assert_allclose(table.to_numpy() / variance[:, None], shares / variance[:, None], rtol=1e-6, atol=1e-6)
+
+
 def test_study_numbers(study):
     table = pd.read_csv(study / "results/pk_fixed_dose/fit/multistart.tsv", sep="\t")
     assert len(table) == 4 and sorted(table["start"]) == [0, 1, 2, 3]
@@ -89,8 +124,7 @@ def test_study_numbers(study):
     assert abs(vector @ np.ones(3)) / np.sqrt(3) > 0.999
     bands = pd.read_csv(study / "results/pk_fixed_dose/prediction/bands.tsv", sep="\t")
     assert list(bands["time"]) == [0, 2, 8, 24] and not bands["unbounded"].any()
-    contributions = pd.read_csv(study / "results/pk_fixed_dose/prediction/contributions.tsv", sep="\t")
-    np.testing.assert_allclose(contributions.groupby("time")["share"].sum().to_numpy(), bands["variance"], rtol=1e-10)
+    check_prediction_uncertainty(study / "results/pk_fixed_dose", study / "data/pk_fixed_dose")
 
 
 def test_beyond_the_fim(study):
