@@ -7,35 +7,18 @@ versions) goes into a separate provenance file (`write_fit_provenance`) and Snak
 files.
 """
 
-import contextlib
 import json
 import os
-import tempfile
 
 import numpy as np
 import pandas as pd
 
+from ._atomic import atomic_path as atomic_path
 from ._fit import MultistartResult
 
 VERSION = "0.1.0"
 STARTS_FORMAT = "fimflow.multistart/1"
 PROVENANCE_FORMAT = "fimflow.fit-provenance/1"
-
-
-@contextlib.contextmanager
-def atomic_path(path):
-    """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=os.path.splitext(path)[1])
-    os.close(handle)
-    try:
-        yield tmp
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def write_table(path, table: pd.DataFrame) -> None:

@@ -9,9 +9,10 @@ import yaml
 from . import _columns as C
 from ._errors import FimflowInputError, ModelDefinitionError, ProblemFileError
 from ._model import import_model
-from ._problem import DISTRIBUTION_CODES, TRANSFORMATION_CODES, Problem
+from ._problem import DISTRIBUTION_CODES, TRANSFORMATION_CODES, Problem, time_grid
 from ._tables import (
     check_identifier_column,
+    check_unique,
     number_or_id,
     parse_float,
     read_parameter_table,
@@ -125,7 +126,7 @@ def load_problem(path, *, problem_id: str | None = None) -> Problem:
             raise ProblemFileError(
                 mpath, f"measurement {values[i]} of a log-transformed observable must be > 0.", row=row, column=C.MEASUREMENT
             )
-    times, time_index = _time_grid(cond, time, len(condition_ids))
+    times, time_index = time_grid(cond, time, len(condition_ids))
     return Problem(
         id=problem_id or os.path.basename(os.path.dirname(os.path.abspath(path))),
         model=model,
@@ -162,15 +163,6 @@ def _import_model(reference, source):
         ) from error
 
 
-def _check_unique(table, column, path, what):
-    """Ids in `column` must be unique; the error names the row of the repeat."""
-    seen = set()
-    for i, value in enumerate(table[column]):
-        if value.strip() in seen:
-            raise ProblemFileError(path, f"duplicate {what} id {value.strip()!r}.", row=i + 2, column=column)
-        seen.add(value.strip())
-
-
 def _read_conditions(path, model, pids, spec, measurements):
     """Model parameter of each condition: (condition ids, index array, value array).
 
@@ -183,7 +175,7 @@ def _read_conditions(path, model, pids, spec, measurements):
     else:
         table = read_tsv(path)
         require_columns(table, (C.CONDITION_ID,), path)
-        _check_unique(table, C.CONDITION_ID, path, "condition")
+        check_unique(table, C.CONDITION_ID, path, "condition")
         for column in table.columns:
             if column != C.CONDITION_ID and column not in names:
                 raise ProblemFileError(
@@ -219,7 +211,7 @@ def _read_observables(path, model, pids):
     require_columns(table, (C.OBSERVABLE_ID,), path)
     check_identifier_column(table, C.OBSERVABLE_ID, set(model.observable_names), path,
                             "observable", "Use an observable of the model.")
-    _check_unique(table, C.OBSERVABLE_ID, path, "observable")
+    check_unique(table, C.OBSERVABLE_ID, path, "observable")
     for i, rec in enumerate(table.to_dict("records")):
         row, o = i + 2, model.observable_names.index(rec[C.OBSERVABLE_ID].strip())
         if rec.get(C.NOISE_FORMULA, "").strip():
@@ -234,16 +226,3 @@ def _read_observables(path, model, pids):
             raise ProblemFileError(path, f"noise distribution {d!r} is not one of normal, laplace.", row=row, column=C.NOISE_DISTRIBUTION)
         transform[o], distribution[o] = TRANSFORMATION_CODES[t], DISTRIBUTION_CODES[d]
     return noise, transform, distribution
-
-
-def _time_grid(cond, time, n_conditions):
-    """Sorted unique times per condition, padded to one width; index of each measurement."""
-    grids = [np.unique(time[cond == c]) for c in range(n_conditions)]
-    width = max(1, max(len(g) for g in grids))
-    times = np.zeros((n_conditions, width))
-    for c, grid in enumerate(grids):
-        if len(grid):
-            times[c, : len(grid)] = grid
-            times[c, len(grid):] = grid[-1]
-    time_index = np.array([np.searchsorted(grids[c], t) for c, t in zip(cond, time)], dtype=int)
-    return times, time_index

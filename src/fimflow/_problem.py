@@ -173,3 +173,16 @@ class Problem:
         table = self.measurements.copy()
         table["measurement"] = values
         return dataclasses.replace(self, values=values, measurements=table)
+
+
+def time_grid(cond, time, n_conditions):
+    """Sorted unique times per condition, padded to one width; index of each measurement."""
+    grids = [np.unique(time[cond == c]) for c in range(n_conditions)]
+    width = max(1, max(len(g) for g in grids))
+    times = np.zeros((n_conditions, width))
+    for c, grid in enumerate(grids):
+        if len(grid):
+            times[c, : len(grid)] = grid
+            times[c, len(grid):] = grid[-1]
+    time_index = np.array([np.searchsorted(grids[c], t) for c, t in zip(cond, time)], dtype=int)
+    return times, time_index

@@ -25,6 +25,7 @@ from collections.abc import Callable
 import jax
 import numpy as np
 
+from ._atomic import atomic_path
 from .provenance import VERSIONED_PACKAGES, covered_elsewhere, library_fingerprint, package_versions, source_fingerprint
 
 _log = logging.getLogger(__name__)
@@ -94,8 +95,6 @@ def stored_program(name: str, function: Callable, pytree, example: np.ndarray) -
         _log.info("tracing %s: no stored program for these inputs and this code (%s)", name,
                   ", ".join(f"{m} {f}" for m, f in code.items()) or "fimflow only")
         exported = jax.export.export(compiled)(spec)
-        from ._io import atomic_path  # here: _io imports the fit module, which imports this one
-
         try:
             with atomic_path(path) as tmp, open(tmp, "wb") as handle:
                 handle.write(exported.serialize())

@@ -174,3 +174,12 @@ def check_identifier_column(table: pd.DataFrame, column: str, allowed, path, wha
                 row=i + 2,
                 column=column,
             )
+
+
+def check_unique(table, column, path, what):
+    """Ids in `column` must be unique; the error names the row of the repeat."""
+    seen = set()
+    for i, value in enumerate(table[column]):
+        if value.strip() in seen:
+            raise ProblemFileError(path, f"duplicate {what} id {value.strip()!r}.", row=i + 2, column=column)
+        seen.add(value.strip())

@@ -18,13 +18,12 @@ import yaml
 
 from . import _columns as C
 from ._errors import ProblemFileError
-from ._load import _check_unique, _time_grid, is_petab_yaml  # noqa: F401 (part of this module's API)
 from ._priors import read_priors
-from ._problem import Problem
+from ._problem import Problem, time_grid
 from ._sbml import SBMLError, read_sbml
 from ._petab_observables import OBSERVABLE_FORMULA, Observables, _text
 from ._sbml_model import make_sbml_model
-from ._tables import read_parameter_table, read_tsv, require_columns
+from ._tables import check_unique, read_parameter_table, read_tsv, require_columns
 
 PREEQ = "preequilibrationConditionId"
 OBSERVABLE_PARAMETERS = "observableParameters"
@@ -48,7 +47,7 @@ def load_petab(yaml_path, *, problem_id: str | None = None) -> Problem:
         table = read_tsv(files[key])
         require_columns(table, columns, files[key])
         if key != "measurements":
-            _check_unique(table, columns[0], files[key], key[:-1])
+            check_unique(table, columns[0], files[key], key[:-1])
     parameters = read_parameter_table(files["parameters"])
     if not os.path.isfile(files["sbml"]):
         raise ProblemFileError(files["sbml"], "SBML file not found. Check `sbml_files` in the problem yaml.")
@@ -87,7 +86,7 @@ def load_petab(yaml_path, *, problem_id: str | None = None) -> Problem:
 
     cond = np.array([entries.index((r["pre"], r["sim"])) for r in rows])
     time = np.array([r["time"] for r in rows])
-    times, time_index = _time_grid(cond, time, len(entries))
+    times, time_index = time_grid(cond, time, len(entries))
     obs = np.array([observables.ids.index(r["observable"]) for r in rows])
     op_index, op_value = _pack([r["observable_parameters"] for r in rows], measurement_model.n_observable_parameters)
     np_index, np_value = _pack([r["noise_parameters"] for r in rows], measurement_model.n_noise_parameters)

@@ -17,7 +17,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
-from ._io import atomic_path  # noqa: E402
+from ._atomic import atomic_path  # noqa: E402
 
 _STATUS_COLOURS = {"converged": "tab:blue", "max_iterations": "tab:orange", "max_time": "tab:purple", "failed": "tab:red"}
 
