@@ -125,3 +125,31 @@ def test_prediction_comparison_marks_open_ends(tmp_path):
     assert list(comparison.loc[comparison["time"] == 10.0, "profile_upper_end"]) == ["max_range"]
     assert list(comparison.loc[comparison["time"] == 0.0, "profile_lower_end"]) == ["crossed"]
     assert comparison.loc[comparison["time"] == 5.0, "profile_upper_end"].isna().all()
+
+
+def test_design_figure_gives_thirteen_parameters_thirteen_looks(tmp_path, monkeypatch):
+    """13 sensitivity curves per panel (Boehm's 9 would fit the 10 colours; 13 did not: k_on and
+    sigma_C shared one): every curve and its legend entry differ from the others in colour or line
+    style."""
+    from fimflow import plots_design
+
+    parameters = [f"p{k}" for k in range(13)]
+    times = np.linspace(0, 10, 21)
+    curves = pd.DataFrame([{"simulationConditionId": "c", "observableId": "y", "time": t, "parameterId": p,
+                            "sensitivity": (k + 1) * np.exp(-t / (k + 1))} for k, p in enumerate(parameters) for t in times])
+    chosen = pd.DataFrame({"simulationConditionId": ["c"], "observableId": ["y"], "time": [2.0]})
+    measurements = pd.DataFrame({"simulationConditionId": ["c"], "observableId": ["y"], "time": [1.0]})
+    drawn = {}
+    save = plots_design._save
+
+    def keep(fig, path, title):
+        ax = fig.axes[0]
+        drawn["lines"] = [(line.get_color(), line.get_linestyle()) for line in ax.get_lines() if len(line.get_xdata()) == 21]
+        drawn["legend"] = [(h.get_color(), h.get_linestyle()) for h in fig.legends[0].legend_handles[:13]]
+        save(fig, path, title)
+
+    monkeypatch.setattr(plots_design, "_save", keep)
+    plots_design.design(chosen, curves, measurements, tmp_path / "design.png")
+    _check_png(tmp_path / "design.png")
+    assert len(drawn["lines"]) == 13 and len(set(drawn["lines"])) == 13
+    assert drawn["legend"] == drawn["lines"]

@@ -33,6 +33,19 @@ def _save(fig, path, title: str) -> None:
         plt.close(fig)
 
 
+_LINE_STYLES = ("-", "--", ":", "-.")
+_MARKERS = ("o", "s", "^", "D", "v", "P")
+
+
+def series_styles(names) -> dict:
+    """A distinct style per series name: the ten default colours, then the same colours with the
+    next line style and marker (names 0-9 solid with circles, 10-19 dashed with squares, ...), so
+    that 13 parameters never share a look. Each style: `color`, `linestyle`, `marker`."""
+    return {name: {"color": f"C{k % 10}", "linestyle": _LINE_STYLES[(k // 10) % len(_LINE_STYLES)],
+                   "marker": _MARKERS[(k // 10) % len(_MARKERS)]}
+            for k, name in enumerate(names)}
+
+
 def _panels(n: int, *, width=4.2, height=3.2):
     """A figure with `n` panels on a grid of up to 3 columns; returns (figure, list of axes)."""
     ncols = min(3, max(n, 1))
@@ -109,7 +122,7 @@ def fit_vs_data(measurements: pd.DataFrame, curves: pd.DataFrame, path, *, title
     """
     observables = _ids(measurements["observableId"], curves["observableId"])
     conditions = _ids(measurements["simulationConditionId"], curves["simulationConditionId"])
-    colours = {c: plt.cm.tab10(i % 10) for i, c in enumerate(conditions)}
+    styles = series_styles(conditions)
     fig, axes = _panels(len(observables))
     for ax, obs in zip(axes, observables):
         for cond in conditions:
@@ -117,11 +130,13 @@ def fit_vs_data(measurements: pd.DataFrame, curves: pd.DataFrame, path, *, title
             curve = curve.sort_values("time")
             data = measurements[(measurements["observableId"] == obs)
                                 & (measurements["simulationConditionId"] == cond)]
-            ax.plot(curve["time"], curve["simulation"], color=colours[cond], lw=1.5)
-            ax.plot(data["time"], data["measurement"], "o", ms=4, color=colours[cond])
+            style = styles[cond]
+            ax.plot(curve["time"], curve["simulation"], color=style["color"], ls=style["linestyle"], lw=1.5)
+            ax.plot(data["time"], data["measurement"], style["marker"], ms=4, color=style["color"])
         ax.set(title=str(obs), xlabel="time", ylabel="value")
     if conditions:
-        handles = [Line2D([], [], color=colours[c], marker="o", ms=4, label=str(c)) for c in conditions]
+        handles = [Line2D([], [], color=styles[c]["color"], ls=styles[c]["linestyle"], marker=styles[c]["marker"], ms=4,
+                          label=str(c)) for c in conditions]
         fig.legend(handles=handles, title="condition\n(dots: data, lines: fit)",
                    loc="outside right upper", fontsize=8)
     _save(fig, path, title)

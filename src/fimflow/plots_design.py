@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
 
-from .plots import _panels, _save
+from .plots import _panels, _save, series_styles
 
 _PAIR = ["simulationConditionId", "observableId"]
 
@@ -25,12 +25,13 @@ def design(chosen: pd.DataFrame, curves: pd.DataFrame, measurements: pd.DataFram
     pairs = list(dict.fromkeys(map(tuple, curves[_PAIR].to_numpy())))
     fig, axes = _panels(len(pairs), width=4.6)
     parameters = list(dict.fromkeys(curves["parameterId"]))
-    colours = {p: f"C{k % 10}" for k, p in enumerate(parameters)}
+    styles = series_styles(parameters)
     for ax, (condition, observable) in zip(axes, pairs):
         rows = curves[(curves["simulationConditionId"] == condition) & (curves["observableId"] == observable)]
         for parameter in parameters:
             line = rows[rows["parameterId"] == parameter].sort_values("time")
-            ax.plot(line["time"], line["sensitivity"], color=colours[parameter], lw=1.2)
+            ax.plot(line["time"], line["sensitivity"], color=styles[parameter]["color"],
+                    ls=styles[parameter]["linestyle"], lw=1.2)
         low, high = ax.get_ylim()
         picked = chosen[(chosen["simulationConditionId"] == condition) & (chosen["observableId"] == observable)]
         times, counts = np.unique(picked["time"].to_numpy(dtype=np.float64), return_counts=True)
@@ -41,7 +42,7 @@ def design(chosen: pd.DataFrame, curves: pd.DataFrame, measurements: pd.DataFram
         own = own[np.isfinite(own)]
         ax.plot(own, np.full(own.size, high - 0.03 * (high - low)), "|", color="0.4", ms=10)
         ax.set(title=f"{observable} in {condition}", xlabel="time", ylabel="∂h/∂θ / σ", ylim=(low, high))
-    handles = [Line2D([], [], color=colours[p], lw=1.2, label=p) for p in parameters]
+    handles = [Line2D([], [], color=styles[p]["color"], ls=styles[p]["linestyle"], lw=1.2, label=p) for p in parameters]
     handles += [Line2D([], [], color="tab:red", marker="^", ls="", label="chosen sample"),
                 Line2D([], [], color="0.4", marker="|", ls="", ms=10, label="current measurement")]
     fig.legend(handles=handles, loc="outside right upper", fontsize=8)
