@@ -44,7 +44,8 @@ def rng():
 # Slowest modules first: with `--dist loadfile --no-loadscope-reorder` xdist hands out files in
 # collection order (two to each worker at the start), so the long ones (real snakemake runs, a SLURM
 # cluster, large benchmark models) start at once and the short ones fill the gaps.
-SLOW_FIRST = ("test_workflow.py", "test_slurm.py", "test_faults.py", "test_install.py", "test_petab_benchmarks.py",
+SLOW_FIRST = ("test_workflow.py", "test_slurm.py", "test_faults.py", "test_benchmark_derivatives.py", "test_install.py",
+              "test_petab_benchmarks.py",
               "test_model_code.py")
 
 
