@@ -41,8 +41,8 @@ import pandas as pd  # noqa: E402
 jax.config.update("jax_enable_x64", True)
 
 import fimflow  # noqa: E402
-from fimflow._fit import METHODS, batch_layout, kernel_function  # noqa: E402
-from fimflow._programs import stored_program  # noqa: E402
+from fimflow.fit._multistart import METHODS, batch_layout, kernel_function  # noqa: E402
+from fimflow.simulate._programs import stored_program  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REFERENCE = os.path.join(os.path.dirname(os.path.dirname(HERE)), "shared", "reference")

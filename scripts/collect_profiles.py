@@ -3,19 +3,19 @@
 from typing import TYPE_CHECKING
 
 import fimflow
-from fimflow import _io, plots_profiles
+from fimflow import plots, results
 
 if TYPE_CHECKING:
     from snakemake.script import snakemake
 
 log = fimflow.setup_logging(snakemake.log[0])
 
-results = [_io.read_profile(path) for path in snakemake.input.points]
-summary = fimflow.profile_summary(results)
-for result in results:
+profiles = [results.read_profile(path) for path in snakemake.input.points]
+summary = fimflow.profile_summary(profiles)
+for result in profiles:
     if result.better_nll is not None:
         log.warning("BETTER OPTIMUM: the profile of %s reached NLL %.6f below the fit's %.6f; re-run the fit "
                     "with more starts", result.parameter_id, result.better_nll, result.optimum_nll)
 log.info("verdicts: %s", dict(zip(summary["parameterId"], summary["verdict"])))
-_io.write_table(snakemake.output.summary, summary)
-plots_profiles.profiles(results, snakemake.output.figure, title=snakemake.wildcards.problem)
+results.write_table(snakemake.output.summary, summary)
+plots.profiles(profiles, snakemake.output.figure, title=snakemake.wildcards.problem)

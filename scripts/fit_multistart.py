@@ -5,7 +5,7 @@ import numpy as np
 from typing import TYPE_CHECKING
 
 import fimflow
-from fimflow import _io
+from fimflow import results
 from fimflow.provenance import run_environment
 
 if TYPE_CHECKING:
@@ -21,5 +21,5 @@ index = np.array_split(np.arange(params.n_starts), params.n_shards)[int(snakemak
 objective = fimflow.Objective.from_problem(problem, fimflow.SolverConfig(**params.solver))
 options = fimflow.FitOptions(**params.fit, threads=snakemake.threads)  # threads: speed only, not results
 result = fimflow.fit_multistart(problem, starts[index], start_index=index, objective=objective, options=options)
-_io.write_multistart(snakemake.output.starts, result)
-_io.write_fit_provenance(snakemake.output.provenance, result, run_environment())
+results.write_multistart(snakemake.output.starts, result)
+results.write_fit_provenance(snakemake.output.provenance, result, run_environment())

@@ -3,7 +3,7 @@
 from typing import TYPE_CHECKING
 
 import fimflow
-from fimflow import _io
+from fimflow import results
 
 if TYPE_CHECKING:
     from snakemake.script import snakemake
@@ -11,9 +11,9 @@ if TYPE_CHECKING:
 log = fimflow.setup_logging(snakemake.log[0])
 
 problem = fimflow.load_problem(snakemake.input.problem, problem_id=snakemake.wildcards.problem)
-result = fimflow.concatenate_multistarts(_io.read_multistart(path) for path in snakemake.input.shards)
+result = fimflow.concatenate_multistarts(results.read_multistart(path) for path in snakemake.input.shards)
 summary = fimflow.best_fit_summary(result, problem, tolerance=snakemake.params.tolerance)
 log.info("best nll %.6f from start %d; %d of %d starts within %.2g", summary["nll"], summary["start"],
          summary["n_within_tolerance"], summary["n_starts"], summary["tolerance"])
-_io.write_multistart(snakemake.output.table, result.sorted())
-_io.write_json(snakemake.output.best, summary, format="fimflow.best/1")
+results.write_multistart(snakemake.output.table, result.sorted())
+results.write_json(snakemake.output.best, summary, format="fimflow.best/1")

@@ -6,7 +6,7 @@ import pandas as pd
 from typing import TYPE_CHECKING
 
 import fimflow
-from fimflow import _io
+from fimflow import results
 
 if TYPE_CHECKING:
     from snakemake.script import snakemake
@@ -14,9 +14,9 @@ if TYPE_CHECKING:
 log = fimflow.setup_logging(snakemake.log[0])
 
 params = snakemake.params
-fim, ids = _io.read_matrix(snakemake.input.fim)
-best = _io.read_json(snakemake.input.best, format="fimflow.best/1")
-bounds = pd.DataFrame(_io.read_json(snakemake.input.summary, format="fimflow.problem/1")["parameters"])
+fim, ids = results.read_matrix(snakemake.input.fim)
+best = results.read_json(snakemake.input.best, format="fimflow.best/1")
+bounds = pd.DataFrame(results.read_json(snakemake.input.summary, format="fimflow.problem/1")["parameters"])
 bounds = bounds.set_index("parameterId").loc[list(ids)]
 lower, upper = (fimflow.to_scale(bounds[c], best["scales"]) for c in ("lowerBound", "upperBound"))
 analysis = fimflow.eigen_analysis(fim, ids, relative_tolerance=params.rank_tolerance)
@@ -31,5 +31,5 @@ for k in range(analysis.rank, len(ids)):
                  **{f"v_{p}": v for p, v in zip(ids, vector)}})
 null = pd.DataFrame(rows, columns=["direction", "eigenvalue", "relative_eigenvalue", "parameters", *(f"v_{p}" for p in ids)])
 log.info("rank %d of %d; %d null direction(s)", analysis.rank, len(ids), len(rows))
-_io.write_table(snakemake.output.summary_table, verdicts)
-_io.write_table(snakemake.output.null_directions, null)
+results.write_table(snakemake.output.summary_table, verdicts)
+results.write_table(snakemake.output.null_directions, null)

@@ -3,7 +3,7 @@
 from typing import TYPE_CHECKING
 
 import fimflow
-from fimflow import _io
+from fimflow import results
 
 if TYPE_CHECKING:
     from snakemake.script import snakemake
@@ -13,4 +13,4 @@ log = fimflow.setup_logging(snakemake.log[0])
 problem = fimflow.load_problem(snakemake.input.problem, problem_id=snakemake.wildcards.problem)
 summary = fimflow.problem_summary(problem)
 log.info("loaded %s: %d measurements, %d estimated parameters", problem.id, problem.n_measurements, problem.n_params)
-_io.write_json(snakemake.output.summary, summary, format="fimflow.problem/1")
+results.write_json(snakemake.output.summary, summary, format="fimflow.problem/1")

@@ -5,7 +5,7 @@ import pandas as pd
 from typing import TYPE_CHECKING
 
 import fimflow
-from fimflow import _io
+from fimflow import results
 
 if TYPE_CHECKING:
     from snakemake.script import snakemake
@@ -15,7 +15,7 @@ log = fimflow.setup_logging(snakemake.log[0])
 params = snakemake.params
 fimflow.setup_jax(params.compile_cache)
 problem = fimflow.load_problem(snakemake.input.problem, problem_id=snakemake.wildcards.problem)
-best = _io.read_json(snakemake.input.best, format="fimflow.best/1")
+best = results.read_json(snakemake.input.best, format="fimflow.best/1")
 specs = [fimflow.PredictionSpec(**spec) for spec in params.predictions] or fimflow.default_predictions(problem)
 spec = next(s for s in specs if s.id == snakemake.wildcards.prediction)
 objective = fimflow.Objective.from_problem(problem, fimflow.SolverConfig(**params.solver))
@@ -24,4 +24,4 @@ options = fimflow.PredictionProfileOptions(level=params.level, max_range=params.
 bands = (fimflow.prediction_profile_bands(problem, [spec], best["x"], objective=objective, options=options, times=times)
          if times else pd.DataFrame(columns=["prediction", "time", "value", "lower", "upper", "lower_end", "upper_end"]))
 log.info("%s: %d prediction profiles", spec.id, len(bands))
-_io.write_table(snakemake.output.profile, bands)
+results.write_table(snakemake.output.profile, bands)

@@ -3,7 +3,7 @@
 from typing import TYPE_CHECKING
 
 import fimflow
-from fimflow import _io
+from fimflow import results
 
 if TYPE_CHECKING:
     from snakemake.script import snakemake
@@ -13,11 +13,11 @@ log = fimflow.setup_logging(snakemake.log[0])
 params = snakemake.params
 fimflow.setup_jax(params.compile_cache)
 problem = fimflow.load_problem(snakemake.input.problem, problem_id=snakemake.wildcards.problem)
-best = _io.read_json(snakemake.input.best, format="fimflow.best/1")
+best = results.read_json(snakemake.input.best, format="fimflow.best/1")
 objective = fimflow.Objective.from_problem(problem, fimflow.SolverConfig(**params.solver))
 options = fimflow.ProfileOptions(**params.profiles)
 result = fimflow.profile_parameter(problem, snakemake.wildcards.parameter, best["x"], objective=objective,
                                    options=options)
 log.info("%s: [%s, %s] (%s, %s), %s, %d points", result.parameter_id, result.lower, result.upper,
          result.lower_end, result.upper_end, result.verdict, len(result.points))
-_io.write_profile(snakemake.output.points, result, flat_tolerance=options.flat_tolerance)
+results.write_profile(snakemake.output.points, result, flat_tolerance=options.flat_tolerance)

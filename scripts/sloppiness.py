@@ -7,15 +7,15 @@ from fimflow import plots
 from typing import TYPE_CHECKING
 
 import fimflow
-from fimflow import _io
+from fimflow import results
 
 if TYPE_CHECKING:
     from snakemake.script import snakemake
 
 log = fimflow.setup_logging(snakemake.log[0])
 
-fim, ids = _io.read_matrix(snakemake.input.fim)
-observed, _ = _io.read_matrix(snakemake.input.observed)
+fim, ids = results.read_matrix(snakemake.input.fim)
+observed, _ = results.read_matrix(snakemake.input.observed)
 analysis = fimflow.eigen_analysis(fim, ids, relative_tolerance=snakemake.params.rank_tolerance)
 spectrum = fimflow.sloppiness_spectrum(analysis)
 log.info("spectrum spans %.2f decades", spectrum.decades)
@@ -23,8 +23,8 @@ table = pd.DataFrame({"direction": range(1, len(ids) + 1), "eigenvalue": spectru
                       "normalised": spectrum.normalised, "decades_below_largest": spectrum.decades_below_largest})
 vectors = pd.DataFrame(analysis.eigenvectors, columns=[f"v{k + 1}" for k in range(len(ids))])
 vectors.insert(0, "parameterId", ids)
-_io.write_table(snakemake.output.spectrum, table)
-_io.write_table(snakemake.output.eigenvectors, vectors)
+results.write_table(snakemake.output.spectrum, table)
+results.write_table(snakemake.output.eigenvectors, vectors)
 plots.fim_spectrum([analysis.eigenvalues, fimflow.eigen_analysis(observed, ids).eigenvalues],
                    snakemake.output.spectrum_png, labels=("expected", "observed"),
                    rank_tolerance=snakemake.params.rank_tolerance,

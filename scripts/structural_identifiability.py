@@ -3,7 +3,7 @@
 from typing import TYPE_CHECKING
 
 import fimflow
-from fimflow import _io
+from fimflow import results
 
 if TYPE_CHECKING:
     from snakemake.script import snakemake
@@ -13,7 +13,7 @@ log = fimflow.setup_logging(snakemake.log[0])
 params = snakemake.params
 fimflow.setup_jax(params.compile_cache)
 problem = fimflow.load_problem(snakemake.input.problem, problem_id=snakemake.wildcards.problem)
-best = _io.read_json(snakemake.input.best, format="fimflow.best/1")
+best = results.read_json(snakemake.input.best, format="fimflow.best/1")
 options = fimflow.StructuralOptions(**params.structural, participation=params.participation)
 result = fimflow.structural_identifiability(problem, best["x"], objective_config=fimflow.SolverConfig(**params.solver),
                                             options=options)
@@ -21,6 +21,6 @@ points, directions = fimflow.structural_tables(result)
 verdicts = result.verdicts()
 log.info("ranks %s of %d; structural deficiency %d; rank of the actual design at the fit %d",
          list(result.ranks), len(result.parameter_ids), result.structural_deficiency, result.data_rank)
-_io.write_table(snakemake.output.points, points)
-_io.write_table(snakemake.output.directions, directions)
-_io.write_table(snakemake.output.verdicts, verdicts)
+results.write_table(snakemake.output.points, points)
+results.write_table(snakemake.output.directions, directions)
+results.write_table(snakemake.output.verdicts, verdicts)

@@ -5,8 +5,8 @@ import pytest
 import scipy.optimize
 
 import fimflow
-from fimflow._batch import BatchRunner
-from fimflow._fit import batch_kernel
+from fimflow.fit._batch import BatchRunner
+from fimflow.fit._multistart import batch_kernel
 from helpers import load
 
 

@@ -27,7 +27,7 @@ import pytest
 
 import fimflow
 from benchmark_problems import NAMES, SKIP, problem, reference_gradient, reference_matrix, with_reference
-from fimflow._fisher import fisher_from_sensitivities
+from fimflow.fisher._fisher import fisher_from_sensitivities
 
 pytestmark = SKIP
 
@@ -77,7 +77,7 @@ def _first_order_program(objective, theta):
 @eqx.filter_jit
 def _second_order_program(objective, theta):
     """`_first_order_program` and the Hessian of the NLL by forward over forward mode, symmetrised:
-    what `fimflow._fisher.observed_fisher_information` computes, from the same program."""
+    what `fimflow.fisher._fisher.observed_fisher_information` computes, from the same program."""
     hessian, out = jax.jacfwd(lambda t: _first_order(objective, t), has_aux=True)(theta)
     return dict(out, hessian=0.5 * (hessian + hessian.T))
 

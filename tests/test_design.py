@@ -6,10 +6,10 @@ import pandas as pd
 import pytest
 
 import fimflow
-from fimflow._design import DesignOptions, candidate_fims, design_criterion, optimal_design, sensitivity_curves
-from fimflow._design import _fims_of, _time_gradient
-from fimflow._fisher import expected_fisher_information, fisher_from_sensitivities
-from fimflow._sampling import dense_design, with_design
+from fimflow.design._sampling_times import DesignOptions, candidate_fims, design_criterion, optimal_design, sensitivity_curves
+from fimflow.design._sampling_times import _fims_of, _time_gradient
+from fimflow.fisher._fisher import expected_fisher_information, fisher_from_sensitivities
+from fimflow.problem._sampling import dense_design, with_design
 
 from helpers import fix, load
 

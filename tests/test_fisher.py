@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 import fimflow
-from fimflow._fisher import to_linear_scale
+from fimflow.fisher._fisher import to_linear_scale
 
 from helpers import REPO, central_difference, fix, load, noise_free
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import fimflow
-from fimflow._fit import concatenate
+from fimflow.fit._multistart import concatenate
 
 from helpers import REPO, fix, load, noise_free
 

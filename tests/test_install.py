@@ -28,6 +28,7 @@ fits = fimflow.fit_multistart(pk, starts)
 best = fits.x[fits.nll.argmin()]
 fim = fimflow.fisher_information(fimflow.Objective.from_problem(pk), best, pk.parameter_ids)
 from fimflow import plots
+
 plots.waterfall(fits.nll, fits.status, sys.argv[3])
 print("llh", llh, "fim", fim.expected.tolist())
 """

@@ -1,4 +1,4 @@
-"""Round trips of every writer/reader pair of `fimflow._io`, and the atomic-write guarantees."""
+"""Round trips of every writer/reader pair of `fimflow.results._files`, and the atomic-write guarantees."""
 
 import json
 import math
@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 import fimflow
-from fimflow import _io, provenance
+from fimflow.results import _files as _io
+from fimflow import provenance
 
 fimflow.enable_float64()
 

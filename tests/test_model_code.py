@@ -15,8 +15,9 @@ import pytest
 import yaml
 
 import fimflow
-from fimflow import _io, _programs
-from fimflow._fisher import expected_fisher_information
+from fimflow.results import _files as _io
+from fimflow.simulate import _programs as _programs
+from fimflow.fisher._fisher import expected_fisher_information
 from fimflow.provenance import model_fingerprint, source_fingerprint
 from helpers import REPO, make_study, snakemake
 
@@ -207,7 +208,7 @@ def test_workflow_reruns_a_problem_whose_model_code_was_edited(tmp_path):
 
     # a direct library call in a fresh process, no store, at the workflow's best fit
     code = ("import sys, json, numpy as np, fimflow\n"
-            "from fimflow._fisher import expected_fisher_information\n"
+            "from fimflow.fisher._fisher import expected_fisher_information\n"
             "p = fimflow.load_problem(sys.argv[1])\n"
             "x = np.array(json.load(open(sys.argv[2]))['x'])\n"
             "print(json.dumps(np.asarray(expected_fisher_information(fimflow.Objective.from_problem(p), x)).tolist()))\n")

@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fimflow import plots, plots_profiles
-from fimflow._predict import compare_bands
+from fimflow import plots
+from fimflow.predict._delta import compare_bands
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -119,7 +119,7 @@ def test_prediction_comparison_marks_open_ends(tmp_path):
                              "lower": [0.9, 0.1], "upper": [1.1, 0.9], "lower_end": ["crossed", "crossed"],
                              "upper_end": ["crossed", "max_range"]})
     path = tmp_path / "comparison.png"
-    plots_profiles.prediction_comparison(delta, profiles, ensemble, path, title="three ways")
+    plots.prediction_comparison(delta, profiles, ensemble, path, title="three ways")
     _check_png(path)
     comparison = compare_bands(delta, profiles, ensemble)  # the table keeps how each side ended
     assert list(comparison.loc[comparison["time"] == 10.0, "profile_upper_end"]) == ["max_range"]
@@ -131,9 +131,7 @@ def test_design_figure_gives_thirteen_parameters_thirteen_looks(tmp_path, monkey
     """13 sensitivity curves per panel (Boehm's 9 would fit the 10 colours; 13 did not: k_on and
     sigma_C shared one): every curve and its legend entry differ from the others in colour or line
     style."""
-    from fimflow import plots_design
-
-    parameters = [f"p{k}" for k in range(13)]
+        parameters = [f"p{k}" for k in range(13)]
     times = np.linspace(0, 10, 21)
     curves = pd.DataFrame([{"simulationConditionId": "c", "observableId": "y", "time": t, "parameterId": p,
                             "sensitivity": (k + 1) * np.exp(-t / (k + 1))} for k, p in enumerate(parameters) for t in times])

@@ -11,8 +11,8 @@ import scipy.optimize
 from scipy.stats import chi2, norm
 
 import fimflow
-from fimflow._ensemble import ensemble_bands, ensemble_from_profiles
-from fimflow._prediction_profile import PredictionProfileOptions, prediction_profile, prediction_profile_bands
+from fimflow.predict._ensemble import ensemble_bands, ensemble_from_profiles
+from fimflow.predict._prediction_profile import PredictionProfileOptions, prediction_profile, prediction_profile_bands
 
 from helpers import central_difference, load
 
@@ -105,7 +105,7 @@ def test_linear_bands_bounded_path_and_better_optimum(tmp_path, caplog):
     assert walked["delta"].max() < THRESHOLD
     # a centre that is not the optimum (two standard errors off in b): lower points, a warning
     off = x_best + np.array([0.0, 2.0 * np.sqrt(covariance[1, 1])])
-    with caplog.at_level(logging.WARNING, logger="fimflow._prediction_profile"):
+    with caplog.at_level(logging.WARNING, logger="fimflow.predict._prediction_profile"):
         profile = prediction_profile(problem, spec, 2.0, off)
     assert "better optimum" in caplog.text
     assert profile.points["delta"].min() < -1.0

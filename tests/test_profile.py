@@ -17,9 +17,9 @@ import scipy.stats
 
 import fimflow
 from conftest import SHARED
-from fimflow import _io
-from fimflow._fit import FitOptions, batch_kernel
-from fimflow._profile import (
+from fimflow.results import _files as _io
+from fimflow.fit._multistart import FitOptions, batch_kernel
+from fimflow.identify._profile import (
     ProfileOptions,
     profile_parameter,
     profile_summary,
@@ -222,7 +222,7 @@ def test_flat_side_rule_on_hand_made_tables():
 def test_better_optimum_is_reported(linear, caplog):
     profiler, x_hat, fim = linear
     start = x_hat + np.array([0.0, 0.5, 0.0]) * np.sqrt(np.diag(np.linalg.inv(fim)))  # a worse "best fit"
-    with caplog.at_level(logging.WARNING, logger="fimflow._profile"):
+    with caplog.at_level(logging.WARNING, logger="fimflow.identify._profile"):
         result = profiler("a", start, ProfileOptions(max_points=3))
     optimum = result.optimum_nll
     assert result.better_nll is not None and result.better_nll < optimum - 1e-3

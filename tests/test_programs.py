@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 import fimflow
-from fimflow import _programs
-from fimflow._fisher import expected_fisher_information
-from fimflow._fit import _batch_fisher, batch_kernel
+from fimflow.simulate import _programs as _programs
+from fimflow.fisher._fisher import expected_fisher_information
+from fimflow.fit._multistart import _batch_fisher, batch_kernel
 from helpers import REPO, load
 
 
@@ -70,7 +70,7 @@ def test_the_key_is_the_same_in_another_process(path):
 def test_sbml_initial_value_order_does_not_depend_on_the_hash_seed():
     """The order of an SBML model's initial assignments is part of its traced program (and key):
     Fujita_SciSignal2010's used to change between processes, so every job traced it again."""
-    code = ("import sympy as sp; from fimflow._sbml import _topological; "
+    code = ("import sympy as sp; from fimflow.petab._sbml import _topological; "
             "a, b, c, d, e, f = sp.symbols('a b c d e f'); "
             "print(_topological({'x': a + b + f, 'a': c * d, 'b': c + e, 'f': d - e, 'c': sp.Float(1), "
             "'d': sp.Float(2), 'e': sp.Float(3)}, 'initial values'))")

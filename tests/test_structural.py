@@ -11,10 +11,10 @@ import pytest
 
 import fimflow
 from blowup_model import Blowup
-from fimflow._fisher import fisher_from_sensitivities
-from fimflow._problem import ParameterTable
-from fimflow._sampling import dense_design, with_design
-from fimflow._structural import (
+from fimflow.fisher._fisher import fisher_from_sensitivities
+from fimflow.problem._problem import ParameterTable
+from fimflow.problem._sampling import dense_design, with_design
+from fimflow.identify._structural import (
     IDENTIFIABLE,
     PRACTICALLY_NON_IDENTIFIABLE,
     STRUCTURALLY_NON_IDENTIFIABLE,

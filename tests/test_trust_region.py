@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import scipy.optimize
 
-from fimflow import _trust_region
+from fimflow.fit import _trust_region as _trust_region
 
 
 def _reference_subproblem(g, h, radius):

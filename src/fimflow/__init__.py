@@ -1,81 +1,105 @@
 """fimflow: calibration studies of ODE models with JAX/diffrax.
 
 Fit by multistart maximum likelihood, then ask what the data really determine: Fisher
-information, identifiability, sloppiness, prediction uncertainty.
+information, identifiability, sloppiness, prediction uncertainty, design.
+
+In a notebook, `fimflow.Calibration(problem, solver=...)` runs the stages with one convention
+(the problem first, `x` on the estimation scale, solver settings in one place); the free
+functions below are the same stages for experts, with the same argument order. The stages live in
+subpackages named as the pipeline reads: `problem`, `petab`, `simulate`, `fit`, `fisher`,
+`identify`, `predict`, `design`; then `results` (files), `plots` (figures) and `workflow`
+(config to options, the job preamble). See ARCHITECTURE.md.
 """
 
 from ._precision import enable_float64_on_import as _enable_float64_on_import
 
 _enable_float64_on_import()  # before any module of the library makes an array
 
+__version__ = "0.1.0"
+
+# foundation
 from ._errors import FimflowInputError as FimflowInputError
 from ._errors import ModelDefinitionError as ModelDefinitionError
 from ._errors import ProblemFileError as ProblemFileError
-from ._load import load_problem as load_problem
-from ._model import AbstractODEModel as AbstractODEModel
-from ._objective import Objective as Objective
-from ._problem import ParameterTable as ParameterTable
-from ._problem import Problem as Problem
-from ._simulate import SolverConfig as SolverConfig
-from ._simulate import simulate as simulate
-
-__version__ = "0.1.0"
-from ._api import chi2 as chi2
-from ._api import log_likelihood as log_likelihood
-from ._api import simulate_measurements as simulate_measurements
-from ._api import simulate_curves as simulate_curves
 from ._precision import enable_float64 as enable_float64
 from ._precision import require_float64 as require_float64
-from ._fisher import FisherResult as FisherResult
-from ._fisher import fisher_information as fisher_information
-from ._fit import FitOptions as FitOptions
-from ._fit import MultistartResult as MultistartResult
-from ._fit import fit_multistart as fit_multistart
-from ._fit import best_fit_summary as best_fit_summary
-from ._fit import check_fit_options as check_fit_options
-from ._fit import concatenate as concatenate_multistarts
-from ._fit import latin_hypercube_starts as latin_hypercube_starts
-from ._identifiability import EigenAnalysis as EigenAnalysis
-from ._identifiability import eigen_analysis as eigen_analysis
-from ._identifiability import parameter_verdicts as parameter_verdicts
-from ._predict import PredictionSpec as PredictionSpec
-from ._predict import delta_method as delta_method
-from ._predict import prediction_and_gradient as prediction_and_gradient
 from ._runtime import setup_jax as setup_jax
 from ._runtime import setup_logging as setup_logging
-from ._sloppiness import SloppinessSpectrum as SloppinessSpectrum
-from ._sloppiness import sloppiness_spectrum as sloppiness_spectrum
-from ._summary import problem_summary as problem_summary
-from ._predict import default_predictions as default_predictions
-from ._predict import prediction_bands as prediction_bands
-from ._identifiability import participating as participating
-from ._problem import from_scale as from_scale
-from ._problem import to_scale as to_scale
-from ._predict import check_prediction as check_prediction
-from ._predict import compare_bands as compare_bands
-from ._predict import spread_times as spread_times
-from ._profile import ProfileOptions as ProfileOptions
-from ._profile import ProfileResult as ProfileResult
-from ._profile import profile_parameter as profile_parameter
-from ._profile import profile_summary as profile_summary
-from ._profile import profile_threshold as profile_threshold
-from ._design import DesignOptions as DesignOptions
-from ._design import DesignResult as DesignResult
-from ._design import design_criterion as design_criterion
-from ._design import optimal_design as optimal_design
-from ._design import sensitivity_curves as sensitivity_curves
-from ._prediction_profile import PredictionProfile as PredictionProfile
-from ._prediction_profile import PredictionProfileOptions as PredictionProfileOptions
-from ._ensemble import ensemble_bands as ensemble_bands
-from ._ensemble import ensemble_from_profiles as ensemble_from_profiles
-from ._prediction_profile import prediction_profile as prediction_profile
-from ._prediction_profile import prediction_profile_bands as prediction_profile_bands
-from ._sampling import dense_design as dense_design
-from ._sampling import with_design as with_design
-from ._structural import StructuralOptions as StructuralOptions
-from ._structural import StructuralResult as StructuralResult
-from ._structural import structural_identifiability as structural_identifiability
-from ._structural import structural_tables as structural_tables
+
+# load
+from ._load import load_problem as load_problem
+from .problem import AbstractODEModel as AbstractODEModel
+from .problem import ParameterTable as ParameterTable
+from .problem import Problem as Problem
+from .problem import dense_design as dense_design
+from .problem import from_scale as from_scale
+from .problem import to_scale as to_scale
+from .problem import with_design as with_design
+
+# simulate
+from .simulate import Objective as Objective
+from .simulate import SolverConfig as SolverConfig
+from .simulate import chi2 as chi2
+from .simulate import log_likelihood as log_likelihood
+from .simulate import simulate as simulate
+from .simulate import simulate_curves as simulate_curves
+from .simulate import simulate_measurements as simulate_measurements
+
+# fit
+from .fit import FitOptions as FitOptions
+from .fit import MultistartResult as MultistartResult
+from .fit import best_fit_summary as best_fit_summary
+from .fit import check_fit_options as check_fit_options
+from .fit import concatenate as concatenate_multistarts
+from .fit import fit_multistart as fit_multistart
+from .fit import latin_hypercube_starts as latin_hypercube_starts
+
+# Fisher information
+from .fisher import FisherResult as FisherResult
+from .fisher import fisher_information as fisher_information
+
+# identifiability and sloppiness
+from .identify import EigenAnalysis as EigenAnalysis
+from .identify import ProfileOptions as ProfileOptions
+from .identify import ProfileResult as ProfileResult
+from .identify import SloppinessSpectrum as SloppinessSpectrum
+from .identify import StructuralOptions as StructuralOptions
+from .identify import StructuralResult as StructuralResult
+from .identify import eigen_analysis as eigen_analysis
+from .identify import parameter_verdicts as parameter_verdicts
+from .identify import participating as participating
+from .identify import profile_parameter as profile_parameter
+from .identify import profile_summary as profile_summary
+from .identify import profile_threshold as profile_threshold
+from .identify import sloppiness_spectrum as sloppiness_spectrum
+from .identify import structural_identifiability as structural_identifiability
+from .identify import structural_tables as structural_tables
+
+# prediction uncertainty
+from .predict import PredictionProfile as PredictionProfile
+from .predict import PredictionProfileOptions as PredictionProfileOptions
+from .predict import PredictionSpec as PredictionSpec
+from .predict import check_prediction as check_prediction
+from .predict import compare_bands as compare_bands
+from .predict import default_predictions as default_predictions
+from .predict import delta_method as delta_method
+from .predict import ensemble_bands as ensemble_bands
+from .predict import ensemble_from_profiles as ensemble_from_profiles
+from .predict import prediction_and_gradient as prediction_and_gradient
+from .predict import prediction_bands as prediction_bands
+from .predict import prediction_profile as prediction_profile
+from .predict import prediction_profile_bands as prediction_profile_bands
+from .predict import spread_times as spread_times
+
+# design
+from .design import DesignOptions as DesignOptions
+from .design import DesignResult as DesignResult
+from .design import design_criterion as design_criterion
+from .design import optimal_design as optimal_design
+from .design import sensitivity_curves as sensitivity_curves
+
+# results
+from .results import problem_summary as problem_summary
 
 
 def __getattr__(name):

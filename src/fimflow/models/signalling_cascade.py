@@ -2,7 +2,7 @@
 
 import jax.numpy as jnp
 
-from .._model import AbstractODEModel
+from ..problem._model import AbstractODEModel
 
 
 class SignallingCascade(AbstractODEModel):

@@ -1,0 +1,11 @@
+"""Optimal experimental design: D-, A- and E-optimal sampling times from a candidate grid, by
+the expected FIM at the best fit.
+
+Imports: `fimflow.simulate`, `fimflow.problem` and the foundation modules.
+"""
+
+from ._sampling_times import DesignOptions as DesignOptions
+from ._sampling_times import DesignResult as DesignResult
+from ._sampling_times import design_criterion as design_criterion
+from ._sampling_times import optimal_design as optimal_design
+from ._sampling_times import sensitivity_curves as sensitivity_curves

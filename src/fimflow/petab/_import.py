@@ -1,0 +1,329 @@
+"""PEtab v1 import: a PEtab problem (yaml + SBML + TSV tables) as a `Problem`.
+
+The tables are read and linted with `petab`, the SBML model with `python-libsbml`
+(`_sbml.py`), observable and noise formulas with PEtab's own math grammar
+(`petab.v1.math.sympify_petab`, an ANTLR parser: nothing is `eval`'d). Every inconsistency
+is a `ProblemFileError` naming the file, the row or id, and what to change.
+"""
+
+import contextlib
+import logging
+import math
+import os
+import warnings
+
+import numpy as np
+import petab.v1 as petab
+import yaml
+
+from .. import _columns as C
+from .._errors import ProblemFileError
+from ..problem._priors import read_priors
+from ..problem._problem import Problem, time_grid
+from ._sbml import SBMLError, read_sbml
+from ._observables import OBSERVABLE_FORMULA, Observables, _text
+from ._sbml_model import make_sbml_model
+from ..problem._tables import check_unique, read_parameter_table, read_tsv, require_columns
+
+PREEQ = "preequilibrationConditionId"
+OBSERVABLE_PARAMETERS = "observableParameters"
+
+
+def load_petab(yaml_path, *, problem_id: str | None = None) -> Problem:
+    """Load, lint and check a PEtab v1 problem; returns the `Problem` the library works on.
+
+    **Raises:** `ProblemFileError` for a problem that fails `petab` linting, is inconsistent,
+    or uses an unsupported feature (the message names the file, row or id, and the fix).
+    """
+    path = os.path.abspath(str(yaml_path))
+    files = petab_files(path)
+    # fimflow's own checks first (they name file, row and column), petab's linting last
+    required = {
+        "conditions": (C.CONDITION_ID,),
+        "measurements": C.MEASUREMENT_REQUIRED,
+        "observables": (C.OBSERVABLE_ID, OBSERVABLE_FORMULA, C.NOISE_FORMULA),
+    }
+    for key, columns in required.items():
+        table = read_tsv(files[key])
+        require_columns(table, columns, files[key])
+        if key != "measurements":
+            check_unique(table, columns[0], files[key], key[:-1])
+    parameters = read_parameter_table(files["parameters"])
+    if not os.path.isfile(files["sbml"]):
+        raise ProblemFileError(files["sbml"], "SBML file not found. Check `sbml_files` in the problem yaml.")
+    try:
+        spec = read_sbml(files["sbml"])
+    except SBMLError as error:
+        raise ProblemFileError(files["sbml"], f"SBML model: {error}") from error
+    problem = _read(path)
+    parameters = read_priors(files["parameters"], parameters)
+    pids = list(parameters.ids)
+    observables = Observables(problem.observable_df, files["observables"], spec, pids)
+    extra = [p for p in pids if p not in spec.entities and p in observables.symbols]
+    inputs = list(spec.inputs) + extra
+    conditions = problem.condition_df
+    overridable = _check_condition_columns(conditions, files["conditions"], spec, inputs)
+    measurement_model = observables.measurement_model()
+    model = make_sbml_model(spec, measurement_model, observables.ids, extra, overridable)
+    defaults = _defaults(spec, extra, pids, files)
+
+    table = problem.measurement_df.reset_index(drop=True)
+    mpath = files["measurements"]
+    rows = _measurement_rows(table, mpath, observables, conditions)
+    _lint(problem, path)
+    entries = list(dict.fromkeys((r["pre"], r["sim"]) for r in rows))
+    sims = [e[1] for e in entries]
+    ids = [s if sims.count(s) == 1 else f"{p}:{s}" for p, s in entries]
+    cond_rows = {
+        c: _condition_row(conditions, c, files["conditions"], model.parameter_names, inputs, overridable, defaults, pids)
+        for c in {c for e in entries for c in e if c}
+    }
+    index = np.array([cond_rows[s][0] for _, s in entries])
+    value = np.array([cond_rows[s][1] for _, s in entries])
+    pre = np.array([bool(p) for p, _ in entries])
+    pre_index = np.array([cond_rows[p][0] if p else cond_rows[s][0] for p, s in entries])
+    pre_value = np.array([cond_rows[p][1] if p else cond_rows[s][1] for p, s in entries])
+
+    cond = np.array([entries.index((r["pre"], r["sim"])) for r in rows])
+    time = np.array([r["time"] for r in rows])
+    times, time_index = time_grid(cond, time, len(entries))
+    obs = np.array([observables.ids.index(r["observable"]) for r in rows])
+    op_index, op_value = _pack([r["observable_parameters"] for r in rows], measurement_model.n_observable_parameters)
+    np_index, np_value = _pack([r["noise_parameters"] for r in rows], measurement_model.n_noise_parameters)
+    values = np.array([r["measurement"] for r in rows])
+    return Problem(
+        id=problem_id or os.path.basename(os.path.dirname(path)),
+        model=model,
+        parameters=parameters,
+        condition_ids=tuple(ids),
+        condition_parameter_index=index,
+        condition_parameter_value=value,
+        times=times,
+        measurements=table,
+        condition_index=cond,
+        time_index=time_index,
+        observable_index=obs,
+        values=values,
+        noise_index=np_index,
+        noise_value=np_value,
+        transformation=np.array([observables.transformation[o] for o in obs]),
+        distribution=np.array([observables.distribution[o] for o in obs]),
+        sources=tuple([path] + [f for k, f in files.items() if f]),
+        observable_parameter_index=op_index,
+        observable_parameter_value=op_value,
+        preequilibration=pre,
+        preequilibration_parameter_index=pre_index,
+        preequilibration_parameter_value=pre_value,
+    )
+
+
+def petab_files(path) -> dict:
+    """The files a PEtab yaml names (first of each list), as absolute paths."""
+    path = os.path.abspath(str(path))
+    if not os.path.isfile(path):
+        raise ProblemFileError(path, "PEtab problem file not found.")
+    try:
+        with open(path) as handle:
+            spec = yaml.safe_load(handle)
+    except yaml.YAMLError as error:
+        raise ProblemFileError(path, f"not valid YAML ({error}).") from error
+    if not isinstance(spec, dict) or str(spec.get("format_version")) not in ("1", "1.0.0"):
+        raise ProblemFileError(path, f"not a PEtab v1 problem (format_version {spec.get('format_version') if isinstance(spec, dict) else None!r}); expected format_version: 1.")
+    problems = spec.get("problems")
+    if not isinstance(problems, list) or len(problems) != 1 or not isinstance(problems[0], dict):
+        raise ProblemFileError(path, "`problems` must be a list with exactly one entry.")
+    base = os.path.dirname(path)
+    sub = problems[0]
+
+    def one(value, key):
+        items = value if isinstance(value, list) else [value]
+        if not items or not items[0]:
+            raise ProblemFileError(path, f"missing `{key}`.")
+        if len(items) > 1 and key in ("sbml_files", "parameter_file"):
+            raise ProblemFileError(path, f"`{key}` names {len(items)} files; fimflow reads exactly one.")
+        return os.path.join(base, str(items[0]))
+
+    return {
+        "parameters": one(spec.get("parameter_file"), "parameter_file"),
+        "sbml": one(sub.get("sbml_files"), "sbml_files"),
+        "conditions": one(sub.get("condition_files"), "condition_files"),
+        "measurements": one(sub.get("measurement_files"), "measurement_files"),
+        "observables": one(sub.get("observable_files"), "observable_files"),
+    }
+
+
+@contextlib.contextmanager
+def _quiet_petab():
+    """petab 0.8 calls pandas APIs that pandas deprecates: not the user's concern."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", FutureWarning)
+        yield
+
+
+def _read(path):
+    try:
+        with _quiet_petab():
+            return petab.Problem.from_yaml(path)
+    except Exception as error:  # petab raises many types; the message is the useful part
+        raise ProblemFileError(path, f"petab cannot read the problem: {type(error).__name__}: {error}") from error
+
+
+class _Collect(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.records = []
+
+    def emit(self, record):
+        self.records.append(record)
+
+    @property
+    def messages(self) -> list[str]:
+        errors = [r.getMessage() for r in self.records if r.levelno >= logging.ERROR]
+        return errors or [r.getMessage() for r in self.records]
+
+
+def _lint(problem, path) -> None:
+    handler = _Collect()
+    logger = logging.getLogger("petab")
+    logger.addHandler(handler)
+    try:
+        with _quiet_petab():
+            failed = petab.lint_problem(problem)
+    except Exception as error:
+        raise ProblemFileError(path, f"petab linting failed: {type(error).__name__}: {error}") from error
+    finally:
+        logger.removeHandler(handler)
+    if failed:
+        detail = "; ".join(dict.fromkeys(handler.messages)) or "see the petab log"
+        raise ProblemFileError(path, f"the problem fails PEtab linting: {detail}")
+
+
+def _check_condition_columns(df, path, spec, inputs) -> list:
+    """States set by the condition table (initial values); every column must be settable."""
+    overridable = []
+    for column in df.columns:
+        if column == "conditionName":
+            continue
+        if column in spec.states:
+            overridable.append(column)
+        elif column not in inputs:
+            why = "is computed by an assignment rule or initial assignment" if column in spec.entities else "is not an entity of the model"
+            raise ProblemFileError(path, f"condition table column `{column}` {why}; a condition can set only parameters, compartments and initial values of species.", column=column)
+    return overridable
+
+
+def _defaults(spec, extra, pids, files) -> dict:
+    """Value of each model input without a condition override: (index, value)."""
+    out = {}
+    for name, value in zip(spec.inputs, spec.input_values):
+        if name in pids:
+            out[name] = (pids.index(name), math.nan)
+        elif math.isnan(value):
+            raise ProblemFileError(files["sbml"], f"parameter `{name}` has no value; set it in the model or add it to the parameter table.")
+        else:
+            out[name] = (-1, value)
+    for name in extra:
+        out[name] = (pids.index(name), math.nan)
+    return out
+
+
+def _condition_row(df, cid, path, names, inputs, overridable, defaults, pids):
+    """Model parameter row (index, value) of condition `cid` (initial values NaN = keep)."""
+    row = list(df.index).index(cid) + 2
+    index, value = np.full(len(names), -1), np.full(len(names), math.nan)
+    for j, name in enumerate(inputs):
+        index[j], value[j] = defaults[name]
+        if name in df.columns:
+            cell = df.loc[cid, name]
+            if _text(cell):
+                index[j], value[j] = _number_or_id(cell, pids, path, row, name)
+    for k, state in enumerate(overridable):
+        j = len(inputs) + k
+        index[j], value[j] = _number_or_id(df.loc[cid, state], pids, path, row, state, allow_nan=True)
+    return index, value
+
+
+def _number_or_id(cell, pids, path, row, column, allow_nan=False):
+    if isinstance(cell, (int, float, np.number)):
+        if math.isnan(cell) and allow_nan:
+            return -1, math.nan
+        if math.isfinite(cell):
+            return -1, float(cell)
+        raise ProblemFileError(path, f"expected a finite number or parameter id, got {cell!r}.", row=row, column=column)
+    text = _text(cell)
+    try:
+        number = float(text)
+    except ValueError:
+        if text in pids:
+            return pids.index(text), math.nan
+        raise ProblemFileError(path, f"{text!r} is neither a number nor a parameter of the parameter table.", row=row, column=column) from None
+    return _number_or_id(number, pids, path, row, column, allow_nan)
+
+
+def _measurement_rows(table, path, observables, conditions) -> list:
+    rows = []
+    for i, rec in enumerate(table.to_dict("records")):
+        row = i + 2
+        oid = _text(rec[C.OBSERVABLE_ID])
+        if oid not in observables.ids:
+            raise ProblemFileError(path, f"unknown observable {oid!r}; define it in the observable table.", row=row, column=C.OBSERVABLE_ID)
+        o = observables.ids.index(oid)
+        sim = _text(rec[C.SIMULATION_CONDITION_ID])
+        pre = _text(rec.get(PREEQ))
+        for column, cid in ((C.SIMULATION_CONDITION_ID, sim), (PREEQ, pre)):
+            if cid and cid not in conditions.index:
+                raise ProblemFileError(path, f"unknown condition {cid!r}; define it in the condition table.", row=row, column=column)
+        time = _float(rec[C.TIME], path, row, C.TIME, allow_inf=True)
+        if time < 0:
+            raise ProblemFileError(path, f"time {time} < 0; simulations start at t = 0.", row=row, column=C.TIME)
+        value = _float(rec[C.MEASUREMENT], path, row, C.MEASUREMENT)
+        if observables.transformation[o] != 0 and not value > 0:
+            raise ProblemFileError(path, f"measurement {value} of log-transformed observable `{oid}` must be > 0.", row=row, column=C.MEASUREMENT)
+        overrides = {}
+        for column, placeholders in (
+            (OBSERVABLE_PARAMETERS, observables.observable_placeholders[o]),
+            (C.NOISE_PARAMETERS, observables.noise_placeholders[o]),
+        ):
+            cell = rec.get(column)
+            parts = [] if not _text(cell) else ([cell] if isinstance(cell, (int, float)) else _text(cell).split(";"))
+            if len(parts) != len(placeholders):
+                raise ProblemFileError(
+                    path,
+                    f"observable `{oid}` has {len(placeholders)} placeholder(s) {list(placeholders)} "
+                    f"but this row gives {len(parts)} value(s) {parts}; give one per placeholder, separated by ';'.",
+                    row=row, column=column,
+                )
+            overrides[column] = [_number_or_id(p, observables.pids, path, row, column) for p in parts]
+            if column == C.NOISE_PARAMETERS and getattr(observables.noise_exprs[o], "name", None) in placeholders:
+                for k, v in overrides[column]:
+                    if k < 0 and not v > 0:
+                        raise ProblemFileError(path, f"noise scale {v} of `{oid}` must be > 0.", row=row, column=column)
+        rows.append({
+            "observable": oid, "sim": sim, "pre": pre, "time": time, "measurement": value,
+            "observable_parameters": overrides[OBSERVABLE_PARAMETERS],
+            "noise_parameters": overrides[C.NOISE_PARAMETERS],
+        })
+    if not rows:
+        raise ProblemFileError(path, "the measurement table has no rows.")
+    return rows
+
+
+def _float(cell, path, row, column, allow_inf=False) -> float:
+    try:
+        value = float(cell)
+    except (TypeError, ValueError):
+        raise ProblemFileError(path, f"expected a number, got {cell!r}.", row=row, column=column) from None
+    if math.isnan(value) or (math.isinf(value) and not (allow_inf and value > 0)):
+        raise ProblemFileError(path, f"expected a finite number{' or inf' if allow_inf else ''}, got {cell!r}.", row=row, column=column)
+    return value
+
+
+def _pack(lists, width):
+    """Per-measurement (index, value) lists padded to `width` columns."""
+    index = np.full((len(lists), width), -1)
+    value = np.full((len(lists), width), math.nan)
+    for i, items in enumerate(lists):
+        for j, (k, v) in enumerate(items):
+            index[i, j], value[i, j] = k, v
+    return index, value

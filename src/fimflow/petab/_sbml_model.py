@@ -1,0 +1,162 @@
+"""`SBMLModel`: an `AbstractODEModel` evaluated from an `SBMLSpec` plus PEtab observables.
+
+Besides the model protocol it offers what PEtab problems need: observables and noise with
+per-measurement placeholder values, initial values a condition may override (NaN = keep),
+re-initialisation after pre-equilibration, breakpoints and time-triggered events.
+"""
+
+import dataclasses
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import sympy as sp
+
+from ._jax_math import evaluate
+from ..problem._model import AbstractODEModel
+from ._sbml import SBMLSpec
+
+INITIAL_SUFFIX = "__initial"
+"""Model parameter `<state>__initial`: a condition's override of that state's initial value."""
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class MeasurementModel:
+    """PEtab observables: formula, noise formula and placeholder names of each observable."""
+
+    observable_exprs: tuple[sp.Expr, ...]
+    noise_exprs: tuple[sp.Expr, ...]
+    observable_placeholders: tuple[tuple[str, ...], ...]
+    noise_placeholders: tuple[tuple[str, ...], ...]
+
+    @property
+    def n_observable_parameters(self) -> int:
+        return max((len(p) for p in self.observable_placeholders), default=0)
+
+    @property
+    def n_noise_parameters(self) -> int:
+        return max((len(p) for p in self.noise_placeholders), default=0)
+
+
+class SBMLModel(AbstractODEModel):
+    """Base of the model classes `make_sbml_model` creates (names are per model)."""
+
+    spec: SBMLSpec = eqx.field(static=True)
+    measurement: MeasurementModel = eqx.field(static=True)
+    overridable: tuple[str, ...] = eqx.field(static=True)
+
+    def _inputs(self, theta) -> dict:
+        env = {name: theta[i] for i, name in enumerate(self.parameter_names)}
+        return env
+
+    def _env(self, t, y, theta) -> dict:
+        env = self._inputs(theta)
+        env["time"] = t
+        for i, s in enumerate(self.spec.states):
+            env[s] = y[i]
+        for var, expr in self.spec.derived:
+            env[var] = evaluate(expr, env)
+        return env
+
+    def vector_field(self, t, y, theta):
+        env = self._env(t, y, theta)
+        return jnp.stack([jnp.broadcast_to(evaluate(d, env), ()) for d in self.spec.derivatives])
+
+    def initial_state(self, theta):
+        env = self._inputs(theta)
+        env["time"] = jnp.zeros(())
+        derived = dict(self.spec.derived)
+        for name in self.spec.initial_order:
+            if name in self.spec.initial:
+                value = evaluate(self.spec.initial[name], env)
+                if name in self.overridable:
+                    override = env[name + INITIAL_SUFFIX]
+                    value = jnp.where(jnp.isnan(override), value, override)
+                env[name] = value
+            else:
+                env[name] = evaluate(derived[name], env)
+        return jnp.stack([jnp.broadcast_to(env[s], ()).astype(jnp.float64) for s in self.spec.states])
+
+    def reinitialise(self, y, theta):
+        """States after pre-equilibration: those the condition sets (non-NaN) take its value."""
+        env = self._inputs(theta)
+        values = []
+        for i, s in enumerate(self.spec.states):
+            if s in self.overridable:
+                override = env[s + INITIAL_SUFFIX]
+                values.append(jnp.where(jnp.isnan(override), y[i], override))
+            else:
+                values.append(y[i])
+        return jnp.stack(values)
+
+    def measurement_observables(self, t, y, theta, observable_parameters):
+        """All observables at one time point with this measurement's placeholder values."""
+        env = self._env(t, y, theta)
+        for names in self.measurement.observable_placeholders:
+            for j, name in enumerate(names):
+                env[name] = observable_parameters[j]
+        return jnp.stack([jnp.broadcast_to(evaluate(e, env), ()) for e in self.measurement.observable_exprs]), env
+
+    def measurement_noise(self, env, observables, noise_parameters):
+        """All noise formulas (observable ids in them refer to the simulated observables)."""
+        env = dict(env)
+        for name, value in zip(self.observable_names, observables):
+            env[name] = value
+        for names in self.measurement.noise_placeholders:
+            for j, name in enumerate(names):
+                env[name] = noise_parameters[j]
+        return jnp.stack([jnp.broadcast_to(evaluate(e, env), ()) for e in self.measurement.noise_exprs])
+
+    def observables(self, t, y, theta):
+        """Observables with every placeholder NaN (for plotting models without placeholders)."""
+        op = jnp.full((self.measurement.n_observable_parameters,), jnp.nan)
+        return self.measurement_observables(t, y, theta, op)[0]
+
+    def discontinuities(self, theta):
+        """Times where `time`-dependent piecewise expressions switch (may lie outside the span)."""
+        if not self.spec.breakpoints:
+            return None
+        env = self._inputs(theta)
+        return jnp.sort(jnp.stack([jnp.broadcast_to(evaluate(b, env), ()) for b in self.spec.breakpoints]))
+
+    @property
+    def n_events(self) -> int:
+        return len(self.spec.events)
+
+    def event_times(self, theta):
+        env = self._inputs(theta)
+        return jnp.stack([jnp.broadcast_to(evaluate(e.time_expr, env), ()) for e in self.spec.events])
+
+    def event_fires_at_start(self):
+        return jnp.asarray([e.fires_at_start for e in self.spec.events])
+
+    def apply_event(self, index, t, y, theta):
+        """Apply the assignments of event `index` (traced) with the pre-event values."""
+
+        def branch(event):
+            def apply(y):
+                env = self._env(t, y, theta)
+                for var, expr in event.assignments:
+                    y = y.at[self.spec.states.index(var)].set(evaluate(expr, env))
+                return y
+
+            return apply
+
+        return jax.lax.switch(index, [branch(e) for e in self.spec.events], y)
+
+
+def make_sbml_model(spec: SBMLSpec, measurement: MeasurementModel, observable_ids, extra_inputs, overridable) -> SBMLModel:
+    """An `SBMLModel` instance whose class carries this model's names.
+
+    Model parameters: the SBML inputs, then `extra_inputs` (PEtab parameters used only by
+    observable or noise formulas), then `<state>__initial` for each state in `overridable`.
+    """
+    names = tuple(spec.inputs) + tuple(extra_inputs) + tuple(s + INITIAL_SUFFIX for s in overridable)
+    attributes = {
+        "parameter_names": names,
+        "state_names": tuple(spec.states),
+        "observable_names": tuple(observable_ids),
+        "__module__": __name__,
+    }
+    cls = type("SBMLModel_" + "".join(c if c.isalnum() else "_" for c in spec.id), (SBMLModel,), attributes)
+    return cls(spec=spec, measurement=measurement, overridable=tuple(overridable))

@@ -1,0 +1,23 @@
+"""The problem: the one object every stage takes (`Problem`, its `ParameterTable` and scales),
+the model protocol for Python/JAX models, the PEtab-style tables and the Python-model importer,
+and the re-sampling of a problem at other times (designs).
+
+Imports: only the foundation modules of `fimflow` (`_errors`, `_columns`, `_precision`, ...);
+never another stage.
+"""
+
+from ._model import AbstractODEModel as AbstractODEModel
+from ._model import import_model as import_model
+from ._priors import prior_nll as prior_nll
+from ._priors import read_priors as read_priors
+from ._problem import ParameterTable as ParameterTable
+from ._problem import Problem as Problem
+from ._problem import from_scale as from_scale
+from ._problem import time_grid as time_grid
+from ._problem import to_scale as to_scale
+from ._python_model import is_petab_yaml as is_petab_yaml
+from ._python_model import load_python_problem as load_python_problem
+from ._python_model import read_problem_file as read_problem_file
+from ._sampling import dense_design as dense_design
+from ._sampling import measured_pairs as measured_pairs
+from ._sampling import with_design as with_design

@@ -1,0 +1,231 @@
+"""ODE solves with diffrax at the measurement times of each condition."""
+
+import diffrax
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import optimistix as optx
+from jaxtyping import Array, Bool, Float
+
+from ..problem._model import AbstractODEModel
+
+
+class SolverConfig(eqx.Module):
+    """How ODEs are solved: a stiff-capable implicit solver with adaptive steps.
+
+    **Arguments:**
+    - `rtol`, `atol`: tolerances of the PID step-size controller (also used by the implicit
+      solver's Newton iterations).
+    - `max_steps`: solver steps allowed per solve; a solve that needs more is a failure
+      (recorded as a status, never raised).
+    - `solver`: a diffrax solver; default `None` means `Kvaerno5` (ESDIRK, L-stable, order 5)
+      whose implicit stages are solved by Newton's method (Jacobian re-evaluated at every
+      iteration), converged when the predicted remaining correction is below `kappa` of the
+      `rtol`/`newton_atol` scale and corrections far below that scale count as zero
+      (`negligible_rms_norm`).
+    - `newton_atol`: absolute tolerance of those Newton iterations; default `None` means
+      `NEWTON_ATOL_FACTOR * atol` (see there for why it is looser than `atol`).
+
+    Why Newton and not diffrax's default chord iteration (one Jacobian per step): on
+    Boehm_JProteomeRes2014 at rtol 1e-8 the chord iteration fails to converge on half the steps
+    (460 accepted, 456 rejected), Newton converges (105 accepted, 6 rejected): NLL 54 -> 15 ms,
+    NLL gradient 130 -> 20 ms per call at the same accuracy (bench/petab_import.py,
+    bench/multistart.py). The Jacobian of a model of tens of states is cheap next to a
+    rejected step.
+
+    Steps are forced to land on the measurement times (`step_ts`), so saved states are step
+    end points rather than values of the lower-order dense interpolant (about 20 times more
+    accurate at the same tolerance).
+    """
+
+    rtol: float = eqx.field(static=True, default=1e-8)
+    atol: float = eqx.field(static=True, default=1e-10)
+    max_steps: int = eqx.field(static=True, default=100_000)
+    solver: diffrax.AbstractSolver | None = None
+    newton_atol: float | None = eqx.field(static=True, default=None)
+
+    def make_solver(self) -> diffrax.AbstractSolver:
+        if self.solver is not None:
+            return self.solver
+        atol = NEWTON_ATOL_FACTOR * self.atol if self.newton_atol is None else self.newton_atol
+        newton = optx.Newton(rtol=self.rtol, atol=atol, norm=negligible_rms_norm, cauchy_termination=False)
+        return diffrax.Kvaerno5(root_finder=newton)
+
+    def __check_init__(self):
+        if not (self.rtol > 0 and self.atol > 0):
+            raise ValueError(f"`rtol` and `atol` must be > 0, got {self.rtol}, {self.atol}.")
+        if self.newton_atol is not None and not self.newton_atol > 0:
+            raise ValueError(f"`newton_atol` must be > 0, got {self.newton_atol}.")
+        if self.max_steps < 1:
+            raise ValueError(f"`max_steps` must be >= 1, got {self.max_steps}.")
+
+
+NEWTON_ATOL_FACTOR = 1e2
+r"""Default ratio of the Newton iterations' absolute tolerance to the step controller's `atol`.
+
+The unknowns of diffrax's implicit stages are stage *derivatives* $f_i$, not states. Their
+round-off is the states' round-off amplified by the Jacobian, about
+$\varepsilon \sum_j |J_{ij} y_j|$, and at stiff parameter values that is far above `atol`
+for a species near zero: on Fujita_SciSignal2010 at a random start (rate constants up to 1e5,
+states up to 7e4) the correction of such a component stagnates at round-off, never meets an
+`atol` of 1e-10, every large step is rejected, and the solve creeps (10,000 steps reach
+t = 1...45 of 3600, 55 % rejected; scipy's BDF needs 1,022 steps). Measured on the 20 reference
+starts (rtol 1e-8, atol 1e-10, at most 10,000 steps), starts that fail to integrate: Newton atol
+1e-10: 10; 1e-8 (this factor): 4; 1e-6: 1. At the second start, Newton atol 1e-8 takes 530-620 steps
+per condition, 10 % rejected. A looser Newton leaves errors in the forward sensitivities (they
+follow the Newton iterates): at 1e-6 Bachmann_MSB2011's gradient differs from the AMICI
+reference by 1.1e-3 of its norm (within 5e-4 at 1e-8, as at 1e-10), hence 100.
+The states' accuracy is still governed by the step controller's error test: the log-likelihood
+of Boehm_JProteomeRes2014 and Fujita at nominal changes by < 1e-9 relative, and Boehm's NLL
+and gradient per call take no longer.
+"""
+
+NEGLIGIBLE = 1e-2
+"""Newton corrections below this (in units of the tolerance) are converged: it is the
+iteration's own convergence tolerance (`kappa`)."""
+
+
+def negligible_rms_norm(x) -> Float[Array, ""]:
+    """RMS norm that reads corrections below `NEGLIGIBLE` of the tolerance as exactly zero.
+
+    The rate-based stopping rule divides successive correction sizes to detect divergence; once
+    the corrections reach round-off, the second can be larger than the first and the step is
+    rejected although the iterate is already accurate (seen on a slow linear decay, and on
+    Fujita_SciSignal2010 at rtol 1e-10 whose states span 1e-10 to 4e7: 41 s per simulation
+    without this norm, 0.1 s with it). A zero size ends the iteration as converged. Newton's
+    other stopping rule (`cauchy_termination`) compares the residual with `atol` alone and
+    never converges for `atol` below the round-off of the states.
+    """
+    size = optx.rms_norm(x)
+    return jnp.where(size < NEGLIGIBLE, jnp.zeros_like(size), size)
+
+
+def solve_condition(
+    model: AbstractODEModel,
+    theta: Float[Array, " n_model_params"],
+    ts: Float[Array, " n_times"],
+    config: SolverConfig,
+    preequilibration: tuple | None = None,
+    steady_state_times: bool = False,
+) -> tuple[Float[Array, "n_times n_states"], Bool[Array, ""]]:
+    """States at the sorted times `ts` (from $t_0 = 0$) and whether the solve succeeded.
+
+    - `preequilibration`: `(theta_pre, use)`; where `use`, the initial state is the steady
+      state under `theta_pre`, re-initialised by `model.reinitialise` (PEtab semantics).
+    - `steady_state_times`: `ts` may end in `inf` (steady-state measurements).
+    - Models with `discontinuities(theta)` get those times as step-size breakpoints; models
+      with time-triggered events (`n_events`) are integrated in segments between events.
+
+    Forward-mode differentiable (`jax.jacfwd`) through `diffrax.ForwardMode`. A failed solve
+    (step limit, non-finite state, no steady state) returns `ok = False` instead of raising.
+    """
+    y0 = model.initial_state(theta)
+    ok = jnp.asarray(True)
+    if preequilibration is not None:
+        theta_pre, use = preequilibration
+        y_pre, ok_pre = steady_state(model, theta_pre, model.initial_state(theta_pre), config)
+        y0 = jnp.where(use, model.reinitialise(y_pre, theta), y0)
+        ok = jnp.where(use, ok_pre, ok)
+    finite = jnp.isfinite(ts)
+    t_end = jnp.max(jnp.where(finite, ts, 0.0))
+    ys, ok_t = _integrate(model, theta, y0, jnp.where(finite, ts, t_end), t_end, config)
+    if steady_state_times:
+        y_inf, ok_inf = steady_state(model, theta, y0, config)
+        ys = jnp.where(finite[:, None], ys, y_inf[None, :])
+        ok = ok & jnp.where(jnp.all(finite), True, ok_inf)
+    return ys, ok & ok_t & jnp.all(jnp.isfinite(ys))
+
+
+def _diffeqsolve(model, theta, y0, t0, t1, saveat, config, event=None):
+    jumps = model.discontinuities(theta) if hasattr(model, "discontinuities") else None
+    vector_field = model.vector_field
+    if jumps is not None:
+        # Only switches inside (t0, t1) need the controller. One at t1 itself is seen by the last
+        # stage of every step that ends there, which then fails its error test: the steps halve
+        # towards t1 without end (Fujita_SciSignal2010, switch at t1 = 3600: 20,000 steps, 11,600
+        # rejected, within 1e-5 of t1). So the right-hand side is taken from the left at t1.
+        beyond = t1 + 1.0 + jnp.abs(t1)
+        jumps = jnp.sort(jnp.where((jumps > t0) & (jumps < t1), jumps, beyond))
+        last = jnp.nextafter(jnp.asarray(t1, dtype=jnp.float64), jnp.asarray(t0, dtype=jnp.float64))
+        vector_field = lambda t, y, theta: model.vector_field(jnp.minimum(t, last), y, theta)  # noqa: E731
+    controller = diffrax.PIDController(rtol=config.rtol, atol=config.atol)
+    step_ts = saveat.subs.ts
+    if step_ts is not None or jumps is not None:
+        controller = diffrax.ClipStepSizeController(controller, step_ts=step_ts, jump_ts=jumps)
+    return diffrax.diffeqsolve(
+        diffrax.ODETerm(lambda t, y, args: vector_field(t, y, args)),
+        config.make_solver(),
+        t0=t0,
+        t1=t1,
+        dt0=None,
+        y0=y0,
+        args=theta,
+        saveat=saveat,
+        stepsize_controller=controller,
+        adjoint=diffrax.ForwardMode(),
+        max_steps=config.max_steps,
+        event=event,
+        throw=False,
+    )
+
+
+def _integrate(model, theta, y0, ts, t_end, config):
+    """States at `ts` within [0, t_end], stopping and restarting at time-triggered events."""
+    n_events = getattr(model, "n_events", 0)
+    if n_events == 0:
+        solution = _diffeqsolve(model, theta, y0, jnp.zeros_like(t_end), t_end, diffrax.SaveAt(ts=ts), config)
+        return solution.ys, solution.result == diffrax.RESULTS.successful
+    times = model.event_times(theta)
+    fires = (times > 0) | model.event_fires_at_start()
+    order = jnp.argsort(times)
+    bounds = jnp.concatenate([jnp.zeros(1), jnp.clip(times[order], 0.0, t_end), t_end[None]])
+    ys = jnp.zeros((ts.shape[0], y0.shape[0]))
+    ok = jnp.asarray(True)
+    y = y0
+    for k in range(n_events + 1):
+        a, b = bounds[k], bounds[k + 1]
+        saveat = diffrax.SaveAt(ts=jnp.clip(ts, a, b), t1=True)
+        solution = _diffeqsolve(model, theta, y, a, jnp.maximum(b, a), saveat, config)
+        inside = (ts >= a) & ((ts < b) if k < n_events else (ts <= b))
+        ys = jnp.where(inside[:, None], solution.ys[:-1], ys)
+        ok = ok & ((solution.result == diffrax.RESULTS.successful) | (b <= a))
+        y = jnp.where(b > a, solution.ys[-1], y)
+        if k < n_events:
+            fired = model.apply_event(order[k], b, y, theta)
+            y = jnp.where(fires[order[k]] & (times[order[k]] <= t_end), fired, y)
+    return ys, ok
+
+
+def steady_state(model, theta, y0, config, t_max: float = 1e12):
+    """Integrate until $\\|f\\|$ is within the tolerances (diffrax steady-state event).
+
+    Returns the state and whether a steady state was reached before `t_max`.
+    """
+    event = diffrax.Event(diffrax.steady_state_event(rtol=config.rtol, atol=config.atol))
+    solution = _diffeqsolve(
+        model, theta, y0, jnp.zeros(()), jnp.asarray(t_max), diffrax.SaveAt(t1=True), config, event=event
+    )
+    reached = solution.result == diffrax.RESULTS.event_occurred
+    return solution.ys[-1], reached & jnp.all(jnp.isfinite(solution.ys[-1]))
+
+
+def observables_at(
+    model: AbstractODEModel,
+    theta: Float[Array, " n_model_params"],
+    ts: Float[Array, " n_times"],
+    ys: Float[Array, "n_times n_states"],
+) -> Float[Array, "n_times n_obs"]:
+    """Observables $h(t, y(t), \\theta)$ at each time."""
+    return jax.vmap(lambda t, y: model.observables(t, y, theta))(ts, ys)
+
+
+@eqx.filter_jit
+def simulate(
+    model: AbstractODEModel,
+    theta: Float[Array, " n_model_params"],
+    ts: Float[Array, " n_times"],
+    config: SolverConfig = SolverConfig(),
+) -> tuple[Float[Array, "n_times n_states"], Float[Array, "n_times n_obs"], Bool[Array, ""]]:
+    """Simulate one model at model parameters `theta` (linear scale): states, observables, ok."""
+    ys, ok = solve_condition(model, theta, ts, config)
+    return ys, observables_at(model, theta, ts, ys), ok
