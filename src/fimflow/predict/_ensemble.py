@@ -12,7 +12,7 @@ from ..simulate._objective import Objective
 from .._precision import require_float64
 from ..simulate._programs import stored_call
 from ._delta import check_prediction
-from ._prediction_profile import _check_x, _value_and_ok
+from ._values import check_x, value_and_ok
 from ..problem._problem import Problem
 
 ENSEMBLE_COLUMNS = ("prediction", "time", "value", "lower", "upper", "n_members", "n_failed")
@@ -21,7 +21,7 @@ ENSEMBLE_COLUMNS = ("prediction", "time", "value", "lower", "upper", "n_members"
 @eqx.filter_jit
 def _member_predictions(objective: Objective, thetas, condition, times, column):
     """Prediction at `times` for each row of `thetas`, and whether each solve succeeded."""
-    return jax.vmap(lambda t: _value_and_ok(objective, t, condition, times, column)[1])(thetas)
+    return jax.vmap(lambda t: value_and_ok(objective, t, condition, times, column)[1])(thetas)
 
 
 def _members(setting, thetas):
@@ -48,7 +48,7 @@ def ensemble_bands(problem: Problem, specs, members, x_best, *, objective: Objec
     if members.ndim != 2 or members.shape[1] != problem.n_params:
         raise ValueError(f"`members` must be an (n_members, {problem.n_params}) array of parameter vectors "
                          f"{list(problem.parameter_ids)} (estimation scale), got shape {members.shape}.")
-    thetas = np.vstack([_check_x(problem, x_best), members])
+    thetas = np.vstack([check_x(problem, x_best), members])
     rows = []
     for spec in specs:
         column, times = check_prediction(problem, spec), sorted(float(t) for t in spec.times)

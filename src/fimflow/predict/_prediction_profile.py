@@ -48,6 +48,7 @@ from ..identify._eigen import eigen_analysis
 from ..simulate._objective import Objective
 from .._precision import require_float64
 from ._delta import PredictionSpec, check_prediction, delta_method
+from ._values import check_x, value_and_ok
 from ..problem._problem import Problem
 from ..identify._profile import profile_threshold
 from ..simulate._programs import stored_call
@@ -123,33 +124,16 @@ class PredictionProfile:
 _Point = collections.namedtuple("_Point", "target value nll theta status")  # value: the achieved g(theta*)
 
 
-def _value_and_ok(objective, theta, condition, times, column):
-    ys, obs, ok = objective.condition_curve(theta, condition, times)
-    values = jnp.concatenate([ys, obs], axis=1)[:, column]
-    return values, (values, ok)
-
-
 @eqx.filter_jit
 def _prediction_with_gradient(objective: Objective, theta, condition, times, column):
     """Prediction at `times`, its gradient `(n_times, n_params)` and whether the solve succeeded."""
-    jacobian = jax.jacfwd(lambda t: _value_and_ok(objective, t, condition, times, column), has_aux=True)
+    jacobian = jax.jacfwd(lambda t: value_and_ok(objective, t, condition, times, column), has_aux=True)
     gradient, (values, ok) = jacobian(theta)
     return values, gradient, ok
 
 
 def _with_gradient(setting, theta):
     return _prediction_with_gradient(setting[0], theta, *setting[1:])
-
-
-def _check_x(problem: Problem, x) -> np.ndarray:
-    x, ids = np.asarray(x, dtype=np.float64), list(problem.parameter_ids)
-    lower, upper = problem.parameters.bounds()
-    if x.shape != (len(ids),) or not np.all(np.isfinite(x)):
-        raise ValueError(f"`x_best` must hold the {len(ids)} estimated parameters {ids} (estimation scale), got {x!r}.")
-    if np.any(x < lower) or np.any(x > upper):
-        raise ValueError(f"`x_best` = {x} lies outside the bounds {lower} .. {upper} (estimation scale); pass a point "
-                         "within them, e.g. the best fit.")
-    return x
 
 
 class _Setting:
@@ -273,7 +257,7 @@ def _points_frame(points, directions, parameter_ids, best: float) -> pd.DataFram
 
 def _profile(setting: _Setting, spec: PredictionSpec, time: float, x_best) -> PredictionProfile:
     prediction = setting.prediction(spec, time)
-    x_best, ids, threshold = _check_x(setting.problem, x_best), setting.problem.parameter_ids, setting.options.threshold
+    x_best, ids, threshold = check_x(setting.problem, x_best), setting.problem.parameter_ids, setting.options.threshold
     value, _, fim = setting.evaluate(x_best)
     g, dg, ok = prediction(x_best)
     failed = not (ok and np.isfinite(value) and np.all(np.isfinite(fim)))
