@@ -14,17 +14,15 @@ from blowup_model import Blowup
 from fimflow.fisher._fisher import fisher_from_sensitivities
 from fimflow.problem._problem import ParameterTable
 from fimflow.problem._sampling import dense_design, with_design
+from fimflow.identify._sensitivity_rank import _own_and_dense, null_space, weighted_sensitivities
 from fimflow.identify._structural import (
     IDENTIFIABLE,
     PRACTICALLY_NON_IDENTIFIABLE,
     STRUCTURALLY_NON_IDENTIFIABLE,
     UNDETERMINED,
     StructuralOptions,
-    _own_and_dense,
-    null_space,
     structural_identifiability,
     structural_tables,
-    weighted_sensitivities,
 )
 
 from helpers import central_difference, load
