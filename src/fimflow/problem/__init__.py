@@ -21,3 +21,4 @@ from ._python_model import read_problem_file as read_problem_file
 from ._sampling import dense_design as dense_design
 from ._sampling import measured_pairs as measured_pairs
 from ._sampling import with_design as with_design
+from ._scales import Scale as Scale

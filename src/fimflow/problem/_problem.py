@@ -6,34 +6,11 @@ import numpy as np
 import pandas as pd
 
 from ._model import AbstractODEModel
-
-SCALE_CODES = {"lin": 0, "log": 1, "log10": 2}
-TRANSFORMATION_CODES = {"lin": 0, "log": 1, "log10": 2}
-DISTRIBUTION_CODES = {"normal": 0, "laplace": 1}
-
-
-def to_scale(values, scales) -> np.ndarray:
-    """Linear values to their scales (`lin`, `log`, `log10`), element-wise."""
-    values = np.asarray(values, dtype=np.float64)
-    out = values.copy()
-    for i, scale in enumerate(scales):
-        if scale == "log":
-            out[i] = np.log(values[i])
-        elif scale == "log10":
-            out[i] = np.log10(values[i])
-    return out
-
-
-def from_scale(values, scales) -> np.ndarray:
-    """Values on their scales back to linear, element-wise."""
-    values = np.asarray(values, dtype=np.float64)
-    out = values.copy()
-    for i, scale in enumerate(scales):
-        if scale == "log":
-            out[i] = np.exp(values[i])
-        elif scale == "log10":
-            out[i] = 10.0 ** values[i]
-    return out
+from ._scales import DISTRIBUTION_CODES as DISTRIBUTION_CODES
+from ._scales import SCALE_CODES as SCALE_CODES
+from ._scales import TRANSFORMATION_CODES as TRANSFORMATION_CODES
+from ._scales import from_scale as from_scale
+from ._scales import to_scale as to_scale
 
 
 @dataclasses.dataclass(frozen=True)

@@ -18,18 +18,9 @@ import numpy as np
 from jaxtyping import Array, Bool, Float, Int
 
 from ..problem._priors import prior_nll
-from ..problem._problem import SCALE_CODES, Problem
+from ..problem._problem import Problem
+from ..problem._scales import from_linear_by_code, scale_codes, to_linear_by_code
 from ._solve import SolverConfig, observables_at, solve_condition
-
-
-def unscale(theta, codes):
-    """Estimation scale -> linear scale, by scale code (0 lin, 1 log, 2 log10)."""
-    return jnp.where(codes == 1, jnp.exp(theta), jnp.where(codes == 2, 10.0**theta, theta))
-
-
-def transform(values, codes):
-    """Observable transformation h by code (0 lin, 1 log, 2 log10)."""
-    return jnp.where(codes == 1, jnp.log(values), jnp.where(codes == 2, jnp.log10(values), values))
 
 
 class Objective(eqx.Module):
@@ -101,7 +92,7 @@ class Objective(eqx.Module):
             model=problem.model,
             config=config,
             estimated_index=jnp.asarray(est),
-            scale_codes=jnp.asarray([SCALE_CODES[s] for s in table.estimated_scales], dtype=int),
+            scale_codes=jnp.asarray(scale_codes(table.estimated_scales)),
             fixed_values=jnp.asarray(table.nominal),
             condition_parameter_index=jnp.asarray(problem.condition_parameter_index),
             condition_parameter_value=jnp.asarray(_constants(problem.condition_parameter_index, problem.condition_parameter_value)),
@@ -138,7 +129,7 @@ class Objective(eqx.Module):
 
     def parameters_linear(self, theta: Float[Array, " n_params"]) -> Float[Array, " n_all"]:
         """All problem parameters on the linear scale: fixed ones nominal, estimated from theta."""
-        return self.fixed_values.at[self.estimated_index].set(unscale(theta, self.scale_codes))
+        return self.fixed_values.at[self.estimated_index].set(to_linear_by_code(theta, self.scale_codes))
 
     def model_parameters(self, theta) -> Float[Array, "n_conditions n_model_params"]:
         """Model parameters of every condition (linear scale)."""
@@ -230,7 +221,7 @@ class Objective(eqx.Module):
 
     def difference_of(self, y) -> Float[Array, " n_meas"]:
         """h(y) - h(measurement) for predictions `y`."""
-        return transform(y, self.transformation) - transform(self.values, self.transformation)
+        return from_linear_by_code(y, self.transformation) - from_linear_by_code(self.values, self.transformation)
 
     def differences(self, theta) -> tuple[Float[Array, " n_meas"], Bool[Array, ""]]:
         """h(prediction) - h(measurement) on the transformation scale."""
@@ -261,7 +252,7 @@ class Objective(eqx.Module):
         """Negative log prior density of the estimated parameters (0 without priors)."""
         if not self.has_priors:
             return jnp.zeros(())
-        x = unscale(theta, self.scale_codes)
+        x = to_linear_by_code(theta, self.scale_codes)
         return prior_nll(theta, x, self.prior_codes, self.prior_parameters)
 
     def objective(self, theta) -> Float[Array, ""]:
