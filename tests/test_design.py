@@ -6,8 +6,9 @@ import pandas as pd
 import pytest
 
 import fimflow
-from fimflow.design._sampling_times import DesignOptions, candidate_fims, design_criterion, optimal_design, sensitivity_curves
-from fimflow.design._sampling_times import _fims_of, _time_gradient
+from fimflow.design._criteria import candidate_fims, design_criterion, sensitivity_curves
+from fimflow.design._criteria import fims_of as _fims_of
+from fimflow.design._sampling_times import DesignOptions, _time_gradient, optimal_design
 from fimflow.fisher._fisher import expected_fisher_information, fisher_from_sensitivities
 from fimflow.problem._sampling import dense_design, with_design
 

@@ -4,8 +4,8 @@ the expected FIM at the best fit.
 Imports: `fimflow.simulate`, `fimflow.problem` and the foundation modules.
 """
 
+from ._criteria import design_criterion as design_criterion
+from ._criteria import sensitivity_curves as sensitivity_curves
 from ._sampling_times import DesignOptions as DesignOptions
 from ._sampling_times import DesignResult as DesignResult
-from ._sampling_times import design_criterion as design_criterion
 from ._sampling_times import optimal_design as optimal_design
-from ._sampling_times import sensitivity_curves as sensitivity_curves

@@ -1,14 +1,7 @@
 r"""Optimal experimental design of sampling times: D-, A- and E-optimal samples.
 
-For independent measurements the expected Fisher information (see `_fisher`) is a sum of one
-term per sample, $M(\xi) = M_0 + \sum_{i \in \xi} F_i$ with
-$F_i = a_i\,\nabla\mu_i\nabla\mu_i^\top + c_i\,\nabla s_i\nabla s_i^\top$ and $M_0$ the current
-data's FIM in a sequential design (`include_current`), else 0. A design $\xi$ of $n$ samples
-(replicates allowed) maximises $\Psi(M)$: D $\log\det M$ (the volume of the confidence
-ellipsoid), A $-\operatorname{tr} M^{-1}$ (the sum of the parameter variances) or E
-$\lambda_{\min}(M)$ (the worst-determined direction); Atkinson, Donev & Tobias, *Optimum
-Experimental Designs, with SAS* (2007), ch. 10-12. Over an ensemble $\theta_1..\theta_k$ the
-mean $\frac1k\sum_j \Psi(M(\xi;\theta_j))$ is maximised (robust, "pseudo-Bayesian" design).
+A design $\xi$ of $n$ samples (replicates allowed) maximises $\Psi(M)$, $M(\xi) = M_0 + \sum_{i\in\xi} F_i$;
+the criteria D, A, E and the per-sample FIM terms $F_i$ are defined in `_criteria`.
 
 `exchange` computes each candidate's $F_i$ once, then improves a greedy start by Fedorov
 exchange (each sample in turn swapped for the candidate that raises $\Psi$ most, until none
@@ -44,15 +37,14 @@ import pandas as pd
 
 from ..simulate._objective import Objective
 from .._precision import require_float64
-from ..simulate._programs import stored_call
 from ..problem._problem import Problem
 from ..problem._sampling import DESIGN_COLUMNS, dense_design, with_design
 from ..simulate._solve import SolverConfig
+from ._criteria import (BUCKET, CRITERIA, check_table, check_theta, criteria, designed_objective, efficiency, fims_of,
+                        point_terms, row_parts)
 
-CRITERIA = ("D", "A", "E")
 METHODS = ("exchange", "gradient")
 RIDGE = 1e-14  # below the sloppiest real directions (Boehm: 2e-10 relative; a ridge of 1e-10 hid one: singular design)
-_BUCKET = 32  # rows and times of a candidate table are padded to multiples of this
 _PAIR = ["simulationConditionId", "observableId"]
 
 
@@ -106,121 +98,6 @@ class DesignResult:
     n_iterations: int
 
 
-def _criteria(fims: np.ndarray, criterion: str) -> np.ndarray:
-    """`design_criterion` over the leading axes of `fims` `(..., p, p)`; NaN where non-finite."""
-    finite = np.all(np.isfinite(fims), axis=(-2, -1))
-    lam = np.linalg.eigvalsh(np.where(finite[..., None, None], fims, np.eye(fims.shape[-1])))
-    if criterion == "E":
-        return np.where(finite, lam[..., 0], np.nan)
-    singular = lam[..., 0] <= lam.shape[-1] * np.finfo(float).eps * np.maximum(lam[..., -1], np.finfo(float).tiny)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        value = np.sum(np.log(lam), axis=-1) if criterion == "D" else -np.sum(1.0 / lam, axis=-1)
-    return np.where(finite, np.where(singular, -np.inf, value), np.nan)
-
-
-def design_criterion(fim: np.ndarray, criterion: str) -> float:
-    r"""The criterion to maximise: D $\log\det M$, A $-\operatorname{tr}M^{-1}$, E $\lambda_{\min}(M)$.
-
-    D and A are $-\infty$ for a singular $M$ (smallest eigenvalue at most $p\,\epsilon\,\lambda_{\max}$).
-    **Raises:** `ValueError` for an unknown criterion or a non-square matrix."""
-    if criterion not in CRITERIA:
-        raise ValueError(f"`criterion` must be one of {CRITERIA}, got {criterion!r}.")
-    fim = np.asarray(fim, dtype=np.float64)
-    if fim.ndim != 2 or fim.shape[0] != fim.shape[1]:
-        raise ValueError(f"`fim` must be a square matrix, got shape {fim.shape}.")
-    return float(_criteria(0.5 * (fim + fim.T), criterion))
-
-
-def _efficiency(value: float, reference: float, criterion: str, n_params: int) -> float:
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        return float(np.exp((value - reference) / n_params) if criterion == "D" else
-                     reference / value if criterion == "A" else value / reference)
-
-
-def _row_parts(objective: Objective, theta):
-    """Gradients of each row's location and noise scale `(n_meas, p)`, the scales, success."""
-    def parts(t):
-        d, s, ok = objective.differences_and_noise(t)
-        return (d, s), (s, ok)
-    (j_mu, j_s), (s, ok) = jax.jacfwd(parts, has_aux=True)(theta)
-    return j_mu, j_s, s, ok
-
-
-def _fims_of(j_mu, j_s, s, distribution):
-    r"""Each row's term $a_i\nabla\mu_i\nabla\mu_i^\top + c_i\nabla s_i\nabla s_i^\top$ `(n, p, p)`."""
-    a, c = 1.0 / s**2, jnp.where(distribution == 0, 2.0, 1.0) / s**2
-    return jnp.einsum("i,ij,ik->ijk", a, j_mu, j_mu) + jnp.einsum("i,ij,ik->ijk", c, j_s, j_s)
-
-
-@eqx.filter_jit
-def _row_terms(objective: Objective, theta):
-    r"""Each row's FIM term and noise-weighted sensitivity $\nabla\mu_i/s_i$, NaN on a failed solve."""
-    j_mu, j_s, s, ok = _row_parts(objective, theta)
-    fims = jnp.where(ok, _fims_of(j_mu, j_s, s, objective.distribution), jnp.nan)
-    return fims, jnp.where(ok, j_mu / s[:, None], jnp.nan)
-
-
-def _point_terms(objective: Objective, thetas: np.ndarray, n_rows: int | None = None):
-    """`_row_terms` `(k, n_rows, ...)` at each point, one compiled program whatever `k`."""
-    out = [stored_call(_row_terms, objective, t) for t in thetas]
-    return tuple(np.stack([np.asarray(o[i])[:n_rows] for o in out]) for i in range(2))
-
-
-def _check_theta(problem: Problem, x, name: str) -> np.ndarray:
-    x, ndim = np.asarray(x, dtype=np.float64), 1 if name == "x" else 2
-    if x.ndim != ndim or x.size == 0 or x.shape[-1] != problem.n_params or not np.all(np.isfinite(x)):
-        raise ValueError(f"`{name}` must be finite with shape {'(n_params,)' if ndim == 1 else '(k, n_params)'} "
-                         f"on the estimation scale of {problem.parameter_ids}, got shape {x.shape}.")
-    return x
-
-
-def _check_table(candidates) -> pd.DataFrame:
-    missing = [c for c in DESIGN_COLUMNS if c not in getattr(candidates, "columns", ())]
-    if missing or len(candidates) == 0:
-        raise ValueError(f"`candidates` must be a non-empty table with columns {list(DESIGN_COLUMNS)}, "
-                         f"missing {missing}.")
-    return candidates[list(DESIGN_COLUMNS)].reset_index(drop=True)
-
-
-def _designed_objective(problem: Problem, table: pd.DataFrame, config: SolverConfig, bucket: int = 1) -> Objective:
-    """The problem measured at the rows of `table`, rows and each condition's times padded (by the
-    last) to multiples of `bucket` so that tables of similar size share one compiled program."""
-    table = pd.concat([table, table.iloc[[-1] * (-len(table) % bucket)]])
-    designed = with_design(problem, table)  # raises naming a row with an unmeasured condition/observable
-    width = designed.times.shape[1]
-    times = designed.times[:, np.concatenate([np.arange(width), np.full(-width % bucket, width - 1)])]
-    return Objective.from_problem(dataclasses.replace(designed, times=times), config)
-
-
-def _candidate_terms(problem: Problem, x, candidates, config: SolverConfig):
-    require_float64()
-    x, rows = _check_theta(problem, x, "x"), _check_table(candidates)
-    fims, weighted = _point_terms(_designed_objective(problem, rows, config, _BUCKET), x[None], len(rows))
-    return rows, fims[0], weighted[0]
-
-
-def candidate_fims(problem: Problem, x, candidates: pd.DataFrame, *, config: SolverConfig = SolverConfig()
-                   ) -> np.ndarray:
-    """Each candidate row's own expected FIM at `x` (estimation scale), `(n_candidates, p, p)`; their sum
-    is the FIM of the design of those rows, NaN where the solve failed. **Raises:** `ValueError` for a
-    row with an unknown or unmeasured condition/observable."""
-    return _candidate_terms(problem, x, candidates, config)[1]
-
-
-def sensitivity_curves(problem: Problem, x, candidates: pd.DataFrame, *, config: SolverConfig = SolverConfig()
-                       ) -> pd.DataFrame:
-    r"""Noise-weighted sensitivities $(\partial h(\mu_i)/\partial\theta_j) / s_i$ at each candidate row.
-
-    **Returns:** a long table: simulationConditionId, observableId, time, parameterId,
-    sensitivity (NaN where the solve failed), one row per candidate and parameter.
-    """
-    rows, _, weighted = _candidate_terms(problem, x, candidates, config)
-    frame = rows.loc[np.repeat(np.arange(len(rows)), problem.n_params)].reset_index(drop=True)
-    frame["parameterId"] = np.tile(np.asarray(problem.parameter_ids, dtype=object), len(rows))
-    frame["sensitivity"] = weighted.reshape(-1)
-    return frame
-
-
 def _equally_spaced(candidates: pd.DataFrame, n: int) -> pd.DataFrame:
     ranges = candidates.groupby(_PAIR, sort=False)["time"].agg(["min", "max"])
     counts = np.full(len(ranges), n // len(ranges))
@@ -247,22 +124,22 @@ def _all_fims(problem, thetas, candidates, uniform, config):
     """Row FIMs of candidates + equally spaced rows `(k, N + n, p, p)`, the current FIM `(k, p, p)`."""
     own = _current_rows(problem)
     table, rows = pd.concat([candidates, uniform] + ([] if own is None else [own])), len(candidates) + len(uniform)
-    fims = _point_terms(_designed_objective(problem, table, config, _BUCKET), thetas, len(table))[0]
+    fims = point_terms(designed_objective(problem, table, config, BUCKET), thetas, len(table))[0]
     if own is None:
-        return fims, _point_terms(Objective.from_problem(problem, config), thetas)[0].sum(axis=1)
+        return fims, point_terms(Objective.from_problem(problem, config), thetas)[0].sum(axis=1)
     return fims[:, :rows], fims[:, rows:].sum(axis=1)
 
 
 def _exchange(fims, base, n, criterion, max_iterations):
     """Greedy start, then Fedorov exchange; `fims` `(k, N, p, p)`, `base` `(k, p, p)`."""
     def scores(m):  # mean criterion of m plus each candidate
-        return _criteria(m[:, None] + fims, criterion).mean(axis=0)
+        return criteria(m[:, None] + fims, criterion).mean(axis=0)
 
     chosen, m = [], base.copy()
     for _ in range(n):
         chosen.append(int(np.argmax(scores(m))))
         m = m + fims[:, chosen[-1]]
-    best = float(_criteria(m, criterion).mean())
+    best = float(criteria(m, criterion).mean())
     for sweep in range(1, max_iterations + 1):
         improved = False
         for position in range(n):
@@ -284,12 +161,12 @@ def _time_kernel(objective, thetas, weights, grid, owner, time_index, slot, base
     def parts(delta):
         times = grid + jnp.concatenate([delta, jnp.zeros(1)])[owner]
         moved = eqx.tree_at(lambda o: (o.times, o.time_index), objective, (times, time_index))
-        out = jax.vmap(lambda t: _row_parts(moved, t))(thetas)
+        out = jax.vmap(lambda t: row_parts(moved, t))(thetas)
         return out[:3], out
 
     tangents, (j_mu, j_s, s, ok) = jax.jacfwd(parts, has_aux=True)(jnp.zeros(slot.shape[0]))
     own = [jnp.moveaxis(d, -1, 2)[:, jnp.arange(slot.shape[0]), slot] for d in tangents]  # at each row's slot
-    per_point = jax.vmap(lambda a, b, c: _fims_of(a, b, c, objective.distribution))
+    per_point = jax.vmap(lambda a, b, c: fims_of(a, b, c, objective.distribution))
     fims, fims_dot = jax.jvp(per_point, (j_mu, j_s, s), tuple(own))
     use = (weights > 0) & ok
     m = jnp.where(use[:, None, None], base + fims.sum(axis=1), jnp.eye(base.shape[-1])[None])
@@ -304,7 +181,7 @@ def _time_kernel(objective, thetas, weights, grid, owner, time_index, slot, base
 
 def _time_gradient(problem, design, thetas, weights, base, criterion, config):
     """`evaluate(times)`: `_time_kernel` for the rows of `design` moved to `times`."""
-    objective = _designed_objective(problem, design, config)
+    objective = designed_objective(problem, design, config)
     condition, n_conditions = np.asarray(objective.condition_index), len(problem.condition_ids)
     width = int(np.bincount(condition, minlength=n_conditions).max())
 
@@ -368,9 +245,9 @@ def optimal_design(problem: Problem, x, *, candidates: pd.DataFrame | None = Non
     `x`, `points` or candidate row.
     """
     require_float64()
-    x = _check_theta(problem, x, "x")
-    thetas = x[None] if points is None else np.concatenate([x[None], _check_theta(problem, points, "points")])
-    candidates = dense_design(problem, options.n_candidates) if candidates is None else _check_table(candidates)
+    x = check_theta(problem, x, "x")
+    thetas = x[None] if points is None else np.concatenate([x[None], check_theta(problem, points, "points")])
+    candidates = dense_design(problem, options.n_candidates) if candidates is None else check_table(candidates)
     n, p, n_candidates = options.n_samples or problem.n_measurements, problem.n_params, len(candidates)
     criterion = options.criterion
     fims, current = _all_fims(problem, thetas, candidates, _equally_spaced(candidates, n), config)
@@ -387,15 +264,15 @@ def optimal_design(problem: Problem, x, *, candidates: pd.DataFrame | None = Non
     total = n + (problem.n_measurements if options.include_current else 0)
 
     def value(fim, count):  # per-sample normalised criterion, averaged over the points
-        return float(np.sum(weights[used] * _criteria(fim[used] / count, criterion)))
+        return float(np.sum(weights[used] * criteria(fim[used] / count, criterion)))
 
     chosen_value, current_value = value(base + design_fims, total), value(current, problem.n_measurements)
     uniform_value = value(base + fims[:, n_candidates:].sum(axis=1), total)
-    if np.any(np.isneginf(_criteria((base + design_fims)[used], "D"))):
+    if np.any(np.isneginf(criteria((base + design_fims)[used], "D"))):
         status, message = "singular", (f"The FIM of the chosen {n} samples is singular: increase `n_samples`, set "
                                        "`include_current`, or fix non-identifiable parameters.")
     if points is not None and not np.all(ok[1:]):
         message += f" {int(np.sum(~ok[1:]))} of {len(ok) - 1} ensemble points failed to simulate and were left out."
-    efficiencies = [_efficiency(chosen_value, v, criterion, p) for v in (current_value, uniform_value)]
+    efficiencies = [efficiency(chosen_value, v, criterion, p) for v in (current_value, uniform_value)]
     return DesignResult(design, criterion, options.method, chosen_value, current_value, uniform_value,
                         *efficiencies, (base + design_fims)[0], status, message, n_iterations)
