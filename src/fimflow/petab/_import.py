@@ -19,7 +19,8 @@ import yaml
 from .. import _columns as C
 from .._errors import ProblemFileError
 from ..problem._priors import read_priors
-from ..problem._problem import Problem, time_grid
+from ..problem._measurements import MeasurementRows, build_problem, check_time, require_rows
+from ..problem._problem import Problem
 from ._sbml import SBMLError, read_sbml
 from ._observables import OBSERVABLE_FORMULA, Observables, _text
 from ._sbml_model import make_sbml_model
@@ -84,33 +85,31 @@ def load_petab(yaml_path, *, problem_id: str | None = None) -> Problem:
     pre_index = np.array([cond_rows[p][0] if p else cond_rows[s][0] for p, s in entries])
     pre_value = np.array([cond_rows[p][1] if p else cond_rows[s][1] for p, s in entries])
 
-    cond = np.array([entries.index((r["pre"], r["sim"])) for r in rows])
-    time = np.array([r["time"] for r in rows])
-    times, time_index = time_grid(cond, time, len(entries))
     obs = np.array([observables.ids.index(r["observable"]) for r in rows])
     op_index, op_value = _pack([r["observable_parameters"] for r in rows], measurement_model.n_observable_parameters)
     np_index, np_value = _pack([r["noise_parameters"] for r in rows], measurement_model.n_noise_parameters)
-    values = np.array([r["measurement"] for r in rows])
-    return Problem(
-        id=problem_id or os.path.basename(os.path.dirname(path)),
-        model=model,
-        parameters=parameters,
-        condition_ids=tuple(ids),
-        condition_parameter_index=index,
-        condition_parameter_value=value,
-        times=times,
-        measurements=table,
-        condition_index=cond,
-        time_index=time_index,
+    measurements = MeasurementRows(
+        table=table,
+        condition_index=np.array([entries.index((r["pre"], r["sim"])) for r in rows]),
         observable_index=obs,
-        values=values,
+        time=np.array([r["time"] for r in rows]),
+        values=np.array([r["measurement"] for r in rows]),
         noise_index=np_index,
         noise_value=np_value,
-        transformation=np.array([observables.transformation[o] for o in obs]),
-        distribution=np.array([observables.distribution[o] for o in obs]),
-        sources=tuple([path] + [f for k, f in files.items() if f]),
         observable_parameter_index=op_index,
         observable_parameter_value=op_value,
+    )
+    return build_problem(
+        problem_id=problem_id or os.path.basename(os.path.dirname(path)),
+        model=model,
+        parameters=parameters,
+        condition_ids=ids,
+        condition_parameter_index=index,
+        condition_parameter_value=value,
+        rows=measurements,
+        transformation=observables.transformation,
+        distribution=observables.distribution,
+        sources=[path] + [f for k, f in files.items() if f],
         preequilibration=pre,
         preequilibration_parameter_index=pre_index,
         preequilibration_parameter_value=pre_value,
@@ -275,8 +274,7 @@ def _measurement_rows(table, path, observables, conditions) -> list:
             if cid and cid not in conditions.index:
                 raise ProblemFileError(path, f"unknown condition {cid!r}; define it in the condition table.", row=row, column=column)
         time = _float(rec[C.TIME], path, row, C.TIME, allow_inf=True)
-        if time < 0:
-            raise ProblemFileError(path, f"time {time} < 0; simulations start at t = 0.", row=row, column=C.TIME)
+        check_time(time, path, row)
         value = _float(rec[C.MEASUREMENT], path, row, C.MEASUREMENT)
         if observables.transformation[o] != 0 and not value > 0:
             raise ProblemFileError(path, f"measurement {value} of log-transformed observable `{oid}` must be > 0.", row=row, column=C.MEASUREMENT)
@@ -304,8 +302,7 @@ def _measurement_rows(table, path, observables, conditions) -> list:
             "observable_parameters": overrides[OBSERVABLE_PARAMETERS],
             "noise_parameters": overrides[C.NOISE_PARAMETERS],
         })
-    if not rows:
-        raise ProblemFileError(path, "the measurement table has no rows.")
+    require_rows(len(rows), path)
     return rows
 
 

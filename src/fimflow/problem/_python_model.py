@@ -9,7 +9,9 @@ import yaml
 from .. import _columns as C
 from .._errors import FimflowInputError, ModelDefinitionError, ProblemFileError
 from ._model import import_model
-from ._problem import DISTRIBUTION_CODES, TRANSFORMATION_CODES, Problem, time_grid
+from ._measurements import MeasurementRows, build_problem, check_time, require_rows
+from ._problem import Problem
+from ._scales import DISTRIBUTION_CODES, TRANSFORMATION_CODES
 from ._tables import (
     check_identifier_column,
     check_unique,
@@ -85,8 +87,7 @@ def load_python_problem(path, *, problem_id: str | None = None) -> Problem:
     condition_ids, cond_index, cond_value = _read_conditions(spec.get("conditions"), model, pids, spec, table)
     noise, transform, distribution = _read_observables(spec.get("observables"), model, pids)
 
-    if table.empty:
-        raise ProblemFileError(mpath, "the measurement table has no rows.")
+    require_rows(len(table), mpath)
     check_identifier_column(table, C.OBSERVABLE_ID, set(model.observable_names), mpath,
                             "observable", "Use an observable of the model.")
     check_identifier_column(table, C.SIMULATION_CONDITION_ID, set(condition_ids), mpath,
@@ -96,9 +97,8 @@ def load_python_problem(path, *, problem_id: str | None = None) -> Problem:
     cond = np.array([condition_ids.index(c.strip()) for c in table[C.SIMULATION_CONDITION_ID]])
     time = np.array([parse_float(t, mpath, i + 2, C.TIME) for i, t in enumerate(table[C.TIME])])
     values = np.array([parse_float(v, mpath, i + 2, C.MEASUREMENT) for i, v in enumerate(table[C.MEASUREMENT])])
-    bad = np.flatnonzero(time < 0)
-    if bad.size:
-        raise ProblemFileError(mpath, f"time {time[bad[0]]} < 0; simulations start at t = 0.", row=int(bad[0]) + 2, column=C.TIME)
+    for i, t in enumerate(time):
+        check_time(t, mpath, i + 2)
     noise_index = np.full(n, -1)
     noise_value = np.full(n, np.nan)
     for i in range(n):
@@ -122,24 +122,25 @@ def load_python_problem(path, *, problem_id: str | None = None) -> Problem:
             raise ProblemFileError(
                 mpath, f"measurement {values[i]} of a log-transformed observable must be > 0.", row=row, column=C.MEASUREMENT
             )
-    times, time_index = time_grid(cond, time, len(condition_ids))
-    return Problem(
-        id=problem_id or os.path.basename(os.path.dirname(os.path.abspath(path))),
-        model=model,
-        parameters=parameters,
-        condition_ids=tuple(condition_ids),
-        condition_parameter_index=cond_index,
-        condition_parameter_value=cond_value,
-        times=times,
-        measurements=table.assign(**{C.TIME: time, C.MEASUREMENT: values}),
+    rows = MeasurementRows(
+        table=table.assign(**{C.TIME: time, C.MEASUREMENT: values}),
         condition_index=cond,
-        time_index=time_index,
         observable_index=obs,
+        time=time,
         values=values,
         noise_index=noise_index,
         noise_value=noise_value,
-        transformation=np.array([transform[o] for o in obs]),
-        distribution=np.array([distribution[o] for o in obs]),
+    )
+    return build_problem(
+        problem_id=problem_id or os.path.basename(os.path.dirname(os.path.abspath(path))),
+        model=model,
+        parameters=parameters,
+        condition_ids=condition_ids,
+        condition_parameter_index=cond_index,
+        condition_parameter_value=cond_value,
+        rows=rows,
+        transformation=transform,
+        distribution=distribution,
         sources=tuple(spec[k] for k in ("parameters", "measurements", "conditions", "observables") if k in spec),
     )
 
