@@ -156,7 +156,9 @@ def make_sbml_model(spec: SBMLSpec, measurement: MeasurementModel, observable_id
         "parameter_names": names,
         "state_names": tuple(spec.states),
         "observable_names": tuple(observable_ids),
-        "__module__": __name__,
+        # the public package that builds it (what `problem/summary.json` names as the model),
+        # not this private module: an internal move must not change the results
+        "__module__": __package__,
     }
     cls = type("SBMLModel_" + "".join(c if c.isalnum() else "_" for c in spec.id), (SBMLModel,), attributes)
     return cls(spec=spec, measurement=measurement, overridable=tuple(overridable))
