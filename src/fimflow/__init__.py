@@ -46,13 +46,19 @@ from .simulate import simulate_curves as simulate_curves
 from .simulate import simulate_measurements as simulate_measurements
 
 # fit
+from .fit import LBFGSB as LBFGSB
+from .fit import TRF as TRF
+from .fit import AbstractOptimiser as AbstractOptimiser
 from .fit import FitOptions as FitOptions
 from .fit import MultistartResult as MultistartResult
+from .fit import Status as Status
+from .fit import TrustFIM as TrustFIM
 from .fit import best_fit_summary as best_fit_summary
 from .fit import check_fit_options as check_fit_options
 from .fit import concatenate as concatenate_multistarts
 from .fit import fit_multistart as fit_multistart
 from .fit import latin_hypercube_starts as latin_hypercube_starts
+from .fit import optimiser_from_name as optimiser_from_name
 
 # Fisher information
 from .fisher import FisherResult as FisherResult

@@ -1,11 +1,26 @@
 """One start's local optimisation on its lane of a batch: the drivers of the optimisers
-(`trust_fim`, `lbfgsb`, `trf`), the cache of the last evaluation and the start's time budget."""
+(`trust_fim`, `lbfgsb`, `trf`), the cache of the last evaluation, the start's time budget and
+how a start ended (`Status`)."""
 
+import enum
 import time
 
 import numpy as np
 
 from . import _trust_region
+
+
+class Status(str, enum.Enum):
+    """How a start ended. A `str`: it equals, prints, formats and is written (TSV, JSON) as its
+    plain value, e.g. `"converged"`."""
+
+    CONVERGED = "converged"  # a stopping tolerance was met
+    MAX_ITERATIONS = "max_iterations"  # iterations (or trf's function evaluations) spent
+    MAX_TIME = "max_time"  # the start's time budget spent; the lowest point evaluated is kept
+    FAILED = "failed"  # the simulation or the optimiser failed
+
+    __str__ = str.__str__  # "converged", not "Status.CONVERGED"
+    __format__ = str.__format__
 
 
 class OutOfTime(Exception):
@@ -42,14 +57,14 @@ class CachedEvaluation:
 
 def run_trf(cached, x0, lb, ub, options):
     if not np.all(np.isfinite(cached(x0)[0])):
-        return x0, "failed", "The simulation failed at the start point.", 0
+        return x0, Status.FAILED, "The simulation failed at the start point.", 0
     import scipy.optimize  # here, not at the top: every job imports fimflow, few need it (0.6 s)
 
     out = scipy.optimize.least_squares(
         lambda x: cached(x)[0], x0, jac=lambda x: cached(x)[1], bounds=(lb, ub), method="trf", x_scale="jac",
         ftol=options.ftol, xtol=options.xtol, gtol=options.gtol, max_nfev=options.max_iterations,
     )
-    status = "converged" if out.status > 0 else "max_iterations" if out.status == 0 else "failed"
+    status = Status.CONVERGED if out.status > 0 else Status.MAX_ITERATIONS if out.status == 0 else Status.FAILED
     return out.x, status, out.message, int(out.nfev)
 
 
@@ -58,7 +73,7 @@ def run_trust_fim(cached, x0, lb, ub, options):
         cached, x0, lb, ub, max_iterations=options.max_iterations, ftol=options.ftol, xtol=options.xtol,
         gtol=options.gtol,
     )
-    return out.x, out.status, out.message, out.n_iterations
+    return out.x, Status(out.status), out.message, out.n_iterations
 
 
 def run_lbfgsb(cached, x0, lb, ub, options):
@@ -69,12 +84,12 @@ def run_lbfgsb(cached, x0, lb, ub, options):
         return float(value), np.asarray(gradient)
 
     if fun(x0)[0] >= 1e100:  # non-finite NLL, mapped to 1e100 by `fun`
-        return x0, "failed", "The simulation failed at the start point.", 0
+        return x0, Status.FAILED, "The simulation failed at the start point.", 0
     import scipy.optimize
 
     out = scipy.optimize.minimize(
         fun, x0, jac=True, method="L-BFGS-B", bounds=list(zip(lb, ub)),
         options={"maxiter": options.max_iterations, "ftol": options.ftol, "gtol": options.gtol},
     )
-    status = "converged" if out.success else "max_iterations" if out.status == 1 else "failed"
+    status = Status.CONVERGED if out.success else Status.MAX_ITERATIONS if out.status == 1 else Status.FAILED
     return out.x, status, str(out.message), int(out.nit)

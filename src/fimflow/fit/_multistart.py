@@ -6,20 +6,18 @@ import os
 import threading
 import time
 
-import equinox as eqx
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from ._batch import BatchRunner
-from ..fisher._fisher import fisher_from_sensitivities
-from ._local import CachedEvaluation, OutOfTime, run_lbfgsb, run_trf, run_trust_fim
+from ._local import CachedEvaluation, OutOfTime, Status
+from ._optimisers import OPTIMISERS, AbstractOptimiser, TrustFIM, optimiser_from_name
+from ._optimisers import _batch_fisher as _batch_fisher  # noqa: F401 - kept importable from here
 from ..simulate._objective import Objective
 from ..simulate._programs import stored_program
 from .._precision import require_float64
 from ..problem._problem import Problem
 
-METHODS = ("trust_fim", "lbfgsb", "trf")
+METHODS = tuple(OPTIMISERS)  # the optimisers' names in a config file: trust_fim, lbfgsb, trf
 _log = logging.getLogger(__name__)
 
 
@@ -28,13 +26,17 @@ class FitOptions:
     """Local optimiser settings.
 
     **Arguments:**
-    - `method`: `"trust_fim"` (default: trust-region Newton on the objective with the expected
+    - `method`: the optimiser by its name in a config file, `"trust_fim"`, `"lbfgsb"` or
+      `"trf"` (`optimiser_from_name`); when given it sets `optimiser` (whatever `optimiser`
+      says, so `dataclasses.replace(options, method="trf")` works too). Read back, `method` is
+      the optimiser's name.
+    - `optimiser`: `TrustFIM()` (default: trust-region Newton on the objective with the expected
       Fisher information, noise block and prior Hessian included, as curvature, and a secant
-      correction near the optimum; see `_trust_region`; any noise model), `"lbfgsb"` (L-BFGS-B
-      on the objective with its exact gradient) or `"trf"` (scipy's trust-region reflective
+      correction near the optimum; see `_trust_region`; any noise model), `LBFGSB()` (L-BFGS-B
+      on the objective with its exact gradient) or `TRF()` (scipy's trust-region reflective
       least squares on the residuals with the exact Jacobian, as Data2Dynamics does; normal
-      noise without priors only: other problems are refused, see `check_fit_options`). On Boehm_JProteomeRes2014's 100
-      reference starts (one process, 2 cores, two batches of 4 at a time): trust_fim 84 s with
+      noise without priors only: other problems are refused, see `check_fit_options`). On
+      Boehm_JProteomeRes2014's 100 reference starts (one process, 2 cores, two batches of 4 at a time): trust_fim 84 s with
       its compile and 15 starts at the optimum (pyPESTO+AMICI+fides in the same run: 116 s with
       its model build, 3); L-BFGS-B (one batch of 8 at a time) 241 s and 4, TRF 1120 s and 3.
     - `max_iterations`: iterations (trust_fim, lbfgsb) or function evaluations (trf) per start.
@@ -50,7 +52,8 @@ class FitOptions:
       speed: leave it `None` where they must be reproducible.
     """
 
-    method: str = "trust_fim"
+    method: dataclasses.InitVar[str | None] = None  # read back: the property below the class
+    optimiser: AbstractOptimiser = TrustFIM()
     max_iterations: int = 1000
     ftol: float = 1e-10
     xtol: float = 1e-10
@@ -59,9 +62,14 @@ class FitOptions:
     threads: int | None = None
     max_time_s: float | None = None
 
-    def __post_init__(self):
-        if self.method not in METHODS:
-            raise ValueError(f"`method` must be one of {METHODS}, got {self.method!r}.")
+    def __post_init__(self, method):
+        if method is not None:
+            object.__setattr__(self, "optimiser", optimiser_from_name(method))
+        if not isinstance(self.optimiser, AbstractOptimiser):
+            raise ValueError(
+                f"`optimiser` must be one of TrustFIM(), LBFGSB(), TRF() (an AbstractOptimiser), got "
+                f"{self.optimiser!r}; pass a name as `method`, one of {METHODS}."
+            )
         if self.max_iterations < 1:
             raise ValueError(f"`max_iterations` must be >= 1, got {self.max_iterations}.")
         if self.batch_size < 1:
@@ -75,6 +83,11 @@ class FitOptions:
         return self.threads if self.threads is not None else len(os.sched_getaffinity(0))
 
 
+# `method` is an init-only argument (the generated `__init__` keeps its default `None`); read
+# back, it is the optimiser's name, so `options.method == "trust_fim"` holds as before
+FitOptions.method = property(lambda self: self.optimiser.name, doc="The optimiser's name in a config file.")
+
+
 @dataclasses.dataclass(frozen=True)
 class MultistartResult:
     """Result of a multistart fit, one entry per start (leading axis `n_starts`)."""
@@ -84,10 +97,13 @@ class MultistartResult:
     x0: np.ndarray
     x: np.ndarray
     nll: np.ndarray
-    status: tuple[str, ...]
+    status: tuple[Status, ...]
     message: tuple[str, ...]
     n_iterations: np.ndarray
     time_s: np.ndarray
+
+    def __post_init__(self):
+        object.__setattr__(self, "status", tuple(Status(s) for s in self.status))
 
     @property
     def n_starts(self) -> int:
@@ -98,7 +114,7 @@ class MultistartResult:
         finite = np.isfinite(self.nll)
         if not finite.any():
             raise RuntimeError(
-                f"All {self.n_starts} starts failed; first status: {self.status[0]!r} "
+                f"All {self.n_starts} starts failed; first status: {str(self.status[0])!r} "
                 f"({self.message[0]}). Check bounds, solver tolerances and `max_steps`."
             )
         return int(np.argmin(np.where(finite, self.nll, np.inf)))
@@ -155,75 +171,17 @@ def latin_hypercube_starts(problem: Problem, n_starts: int, *, seed: int) -> np.
     return lb + sampler.random(n_starts) * (ub - lb)
 
 
-def _residuals_and_objective(objective, theta):
-    r, value = objective.residuals_and_objective(theta)
-    return r, (r, value)
-
-
-def _objective_and_objective(objective, theta):
-    value = objective.objective(theta)
-    return value, value
-
-
-@eqx.filter_jit
-def _batch_least_squares(objective, thetas):
-    """Residuals, their Jacobian and the objective at each row of `thetas` (one simulation each)."""
-    jac = jax.vmap(jax.jacfwd(lambda t: _residuals_and_objective(objective, t), has_aux=True))(thetas)
-    jacobian, (r, value) = jac
-    return r, jacobian, value
-
-
-def _fisher_parts(objective, theta):
-    d, s, ok = objective.differences_and_noise(theta)
-    value = jnp.sum(objective.nll_terms_of(d, s, ok)) + objective.prior(theta)
-    return (d, s, value), (s, value)
-
-
-@eqx.filter_jit
-def _batch_fisher(objective, thetas):
-    """Objective, gradient and expected FIM (plus the prior's Hessian) at each row of `thetas`,
-    from one simulation with forward sensitivities each."""
-
-    def one(theta):
-        (j_d, j_s, gradient), (s, value) = jax.jacfwd(lambda t: _fisher_parts(objective, t), has_aux=True)(theta)
-        curvature = fisher_from_sensitivities(j_d, j_s, s, objective.distribution)
-        if objective.has_priors:
-            curvature = curvature + jax.hessian(objective.prior)(theta)
-        return value, gradient, curvature
-
-    return jax.vmap(one)(thetas)
-
-
-@eqx.filter_jit
-def _batch_gradient(objective, thetas):
-    """Objective and its gradient at each row of `thetas`."""
-    gradient, value = jax.vmap(jax.jacfwd(lambda t: _objective_and_objective(objective, t), has_aux=True))(thetas)
-    return value, gradient
-
-
 def check_fit_options(problem_or_objective, options: FitOptions) -> None:
-    """Raise a `ValueError` naming the reason and the fix when `options.method` cannot fit the
-    problem: `trf` is least squares, so it needs normal noise everywhere and no priors."""
-    if options.method != "trf":
-        return
-    objective = problem_or_objective
-    if not isinstance(objective, Objective):
-        objective = Objective.from_problem(problem_or_objective)
-    reasons = []
-    if not objective.all_normal:
-        reasons.append("some measurements have non-normal noise (Laplace)")
-    if objective.has_priors:
-        reasons.append("the parameter table sets objective priors")
-    if reasons:
-        raise ValueError(
-            f"fit method 'trf' is least squares and cannot fit this problem: {' and '.join(reasons)}. "
-            "Use method 'trust_fim' (the default) or 'lbfgsb'."
-        )
+    """Raise a `ValueError` naming the reason and the fix when `options.optimiser` cannot fit the
+    problem (a `Problem` or an `Objective`): `TRF()` is least squares, so it needs normal noise
+    everywhere and no priors (`AbstractOptimiser.check`)."""
+    options.optimiser.check(problem_or_objective)
 
 
 def kernel_function(objective: Objective, options: FitOptions):
     """`f(objective, thetas)`: what one batch evaluation computes for this optimiser."""
-    return _optimiser(objective, options)[0]
+    options.optimiser.check(objective)
+    return options.optimiser.kernel
 
 
 def batch_kernel(objective: Objective, options: FitOptions):
@@ -243,17 +201,6 @@ def batch_kernel(objective: Objective, options: FitOptions):
         return programs[thetas.shape](thetas)
 
     return evaluate
-
-
-def _optimiser(objective: Objective, options: FitOptions):
-    """The batch kernel, the per-start optimiser run on it, and which of the kernel's outputs
-    is the objective value."""
-    check_fit_options(objective, options)
-    if options.method == "trust_fim":
-        return _batch_fisher, run_trust_fim, lambda out: out[0]
-    if options.method == "trf":
-        return _batch_least_squares, run_trf, lambda out: out[2]
-    return _batch_gradient, run_lbfgsb, lambda out: out[0]
 
 
 def batch_layout(n_starts: int, options: FitOptions) -> tuple[int, int]:
@@ -294,7 +241,9 @@ def fit_multistart(
     start_index = np.arange(len(starts)) if start_index is None else np.asarray(start_index)
     lb, ub = problem.parameters.bounds()
     width, groups = batch_layout(len(starts), options)
-    _, run, final_value = _optimiser(objective, options)
+    optimiser = options.optimiser
+    optimiser.check(objective)
+    run, final_value = optimiser.run, optimiser.value
 
     def work(i, evaluate):
         tic = time.perf_counter()
@@ -303,11 +252,11 @@ def fit_multistart(
         try:
             x, status, message, n_iter = run(cached, np.clip(starts[i], lb, ub), lb, ub, options)
         except OutOfTime:
-            x, status, n_iter = cached.best_x, "max_time", cached.n_evaluations
+            x, status, n_iter = cached.best_x, Status.MAX_TIME, cached.n_evaluations
             message = f"Time budget of {options.max_time_s:g} s spent after {n_iter} evaluations; lowest point kept."
-        nll = cached.best_value if status == "max_time" else float(final_value(cached(x)))
+        nll = cached.best_value if status == Status.MAX_TIME else float(final_value(cached(x)))
         if not np.isfinite(nll):
-            status, message = "failed", "The simulation failed at the final point."
+            status, message = Status.FAILED, "The simulation failed at the final point."
         seconds = time.perf_counter() - tic
         _log.info("start %d: %s, nll %.6f, %d iterations, %.1f s", start_index[i], status, nll, n_iter, seconds)
         return x, status, message, n_iter, nll, seconds
@@ -318,12 +267,12 @@ def fit_multistart(
     for index, x0, outcome in zip(start_index, starts, outcomes):
         if isinstance(outcome, (RuntimeError, ValueError, np.linalg.LinAlgError)):
             _log.warning("start %d failed: %s: %s", index, type(outcome).__name__, outcome)
-            outcome = (x0, "failed", f"{type(outcome).__name__}: {outcome}", 0, np.nan, 0.0)
+            outcome = (x0, Status.FAILED, f"{type(outcome).__name__}: {outcome}", 0, np.nan, 0.0)
         elif isinstance(outcome, BaseException):
             raise outcome
         x, status, message, n_iter, nll, seconds = outcome
         xs.append(np.asarray(x, dtype=np.float64))
-        nlls.append(nll if status != "failed" else np.nan)
+        nlls.append(nll if status != Status.FAILED else np.nan)
         statuses.append(status)
         messages.append(" ".join(str(message).split()))
         iterations.append(n_iter)
