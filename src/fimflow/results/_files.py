@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .._atomic import atomic_path as atomic_path
-from ..fit import MultistartResult
+from ..fit import MultistartResult, Status
 from ..identify import summarise_profile
 
 VERSION = "0.1.0"
@@ -91,7 +91,7 @@ def write_multistart(path, result: MultistartResult) -> None:
     table = pd.DataFrame(
         {
             "start": result.start_index,
-            "status": list(result.status),
+            "status": [str(s) for s in result.status],  # a `Status` as its plain value
             "nll": result.nll,
             "iterations": result.n_iterations,
             "message": list(result.message),
@@ -106,6 +106,9 @@ def write_multistart(path, result: MultistartResult) -> None:
 
 def read_multistart(path) -> MultistartResult:
     table = read_table(path)
+    unknown = sorted({str(s) for s in table["status"]} - {s.value for s in Status})
+    if unknown:
+        raise ValueError(f"{path}: unknown start status(es) {unknown}; known: {[s.value for s in Status]}.")
     ids = tuple(c[2:] for c in table.columns if c.startswith("x_"))
     return MultistartResult(
         parameter_ids=ids,
@@ -113,7 +116,7 @@ def read_multistart(path) -> MultistartResult:
         x0=table[[f"x0_{p}" for p in ids]].to_numpy(dtype=np.float64).reshape(len(table), len(ids)),
         x=table[[f"x_{p}" for p in ids]].to_numpy(dtype=np.float64).reshape(len(table), len(ids)),
         nll=table["nll"].to_numpy(dtype=np.float64),
-        status=tuple(str(s) for s in table["status"]),
+        status=tuple(Status(str(s)) for s in table["status"]),
         message=tuple(str(m) for m in table["message"]),
         n_iterations=table["iterations"].to_numpy(dtype=int),
         time_s=np.full(len(table), np.nan),  # kept in the provenance file, not in the table
