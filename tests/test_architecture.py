@@ -96,6 +96,40 @@ def test_the_library_has_no_import_cycle():
     assert cycles(graph) == []
 
 
+def reaches_into_other_stages(module: str, path: str) -> list[str]:
+    """The private modules of *other* subpackages (`fimflow.fit._local` from `fimflow.identify`)
+    that `module` imports anywhere in its file: a stage is used through its `__init__`."""
+    own = module.split(".")[1] if "." in module else None
+    package = module if path.endswith("__init__.py") else module.rsplit(".", 1)[0]
+    found = []
+    with open(path) as handle:
+        tree = ast.parse(handle.read())
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.ImportFrom):
+            continue
+        base = node.module or ""
+        if node.level:
+            parent = package.split(".")[: len(package.split(".")) - node.level + 1]
+            base = ".".join(parent + ([base] if base else []))
+        for name in [base] + [f"{base}.{alias.name}" for alias in node.names]:
+            parts = name.split(".")
+            if (len(parts) >= 3 and parts[0] == "fimflow" and not parts[1].startswith("_") and parts[1] != own
+                    and parts[2].startswith("_")):
+                found.append(name)
+    return found
+
+
+def test_stages_use_each_other_through_their_init():
+    known = modules()
+    bad = {m: reaches_into_other_stages(m, path) for m, path in known.items()}
+    assert {m: names for m, names in bad.items() if names} == {}
+    # the check finds one
+    assert reaches_into_other_stages("fimflow.identify._x", os.path.join(PACKAGE, "results", "_files.py")) == []
+    probe = os.path.join(os.path.dirname(__file__), "data", "reaching_probe.py")
+    assert reaches_into_other_stages("fimflow.identify._probe", probe) == ["fimflow.fit._trust_region",
+                                                                             "fimflow.fit._trust_region.minimize"]
+
+
 def private_names(path: str) -> list[str]:
     """Every private name (a dotted component starting with `_`) that the file at `path` imports
     or reaches through an attribute of an imported module."""

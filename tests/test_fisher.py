@@ -31,7 +31,7 @@ def test_observed_fim_matches_finite_differences_of_gradient():
     problem = load("cascade")
     objective = fimflow.Objective.from_problem(problem, TIGHT)
     theta = problem.parameters.nominal_theta()
-    fim = fimflow.fisher_information(objective, theta, problem.parameter_ids)
+    fim = fimflow.fisher_information(problem, theta, objective=objective)
     gradient = jax.jit(jax.jacfwd(objective.nll))
     reference = central_difference(lambda x: gradient(jnp.asarray(x)), theta, step=1e-4)
     reference = 0.5 * (reference + reference.T)
@@ -42,7 +42,7 @@ def test_observed_fim_matches_finite_differences_of_gradient():
 def test_expected_equals_observed_at_noise_free_data(name):
     problem = noise_free(fix(load(name), ["sigma_C", "sigma_Kp", "sigma_G"]))
     objective = fimflow.Objective.from_problem(problem, TIGHT)
-    fim = fimflow.fisher_information(objective, problem.parameters.nominal_theta(), problem.parameter_ids)
+    fim = fimflow.fisher_information(problem, problem.parameters.nominal_theta(), objective=objective)
     assert fim.relative_difference < 1e-8
     np.testing.assert_allclose(fim.observed, fim.expected, rtol=1e-8, atol=1e-8 * np.abs(fim.expected).max())
 
@@ -51,7 +51,7 @@ def test_noise_block_is_analytic():
     # one sigma per observable on log10 scale: I_ss = sum_i 2 (ln 10)^2 over its measurements
     problem = load("cascade")
     objective = fimflow.Objective.from_problem(problem, TIGHT)
-    fim = fimflow.fisher_information(objective, problem.parameters.nominal_theta(), problem.parameter_ids)
+    fim = fimflow.fisher_information(problem, problem.parameters.nominal_theta(), objective=objective)
     for k, sigma in enumerate(("sigma_C", "sigma_Kp", "sigma_G")):
         i = problem.parameter_ids.index(sigma)
         n = int(np.sum(problem.observable_index == k))
@@ -66,7 +66,7 @@ def test_expected_fim_matches_an_unsymmetrised_sum_over_measurements():
     problem = load("cascade")
     objective = fimflow.Objective.from_problem(problem, TIGHT)
     theta = problem.parameters.nominal_theta()
-    fim = fimflow.fisher_information(objective, theta, problem.parameter_ids).expected
+    fim = fimflow.fisher_information(problem, theta, objective=objective).expected
     j_mu = np.asarray(jax.jit(jax.jacfwd(lambda t: objective.predictions(t)[0]))(jnp.asarray(theta)))
     column = np.array([problem.parameter_ids.index(s) for s in ("sigma_C", "sigma_Kp", "sigma_G")])[problem.observable_index]
     s = 10.0 ** theta[column]
@@ -89,7 +89,7 @@ def test_fims_of_a_reordered_parameter_table_match_closed_forms(tmp_path):
     ids = problem.parameter_ids
     assert ids == ("CL", "V")
     theta = problem.parameters.nominal_theta()
-    fim = fimflow.fisher_information(fimflow.Objective.from_problem(problem, TIGHT), theta, ids)
+    fim = fimflow.fisher_information(problem, theta, config=TIGHT)
     t, y = problem.measurements["time"].to_numpy(), problem.measurements["measurement"].to_numpy()
     dose, sigma, ln10 = table.loc["D", "nominalValue"], 0.1, np.log(10.0)
 
@@ -115,7 +115,7 @@ def test_fims_of_a_reordered_parameter_table_match_closed_forms(tmp_path):
 def test_pk_full_is_rank_two_with_scaling_null_direction():
     problem = noise_free(load("pk_full"))
     objective = fimflow.Objective.from_problem(problem, TIGHT)
-    fim = fimflow.fisher_information(objective, problem.parameters.nominal_theta(), problem.parameter_ids)
+    fim = fimflow.fisher_information(problem, problem.parameters.nominal_theta(), objective=objective)
     for matrix in (fim.expected, fim.observed):
         analysis = fimflow.eigen_analysis(matrix, problem.parameter_ids)
         assert analysis.rank == 2
@@ -128,7 +128,7 @@ def test_pk_full_is_rank_two_with_scaling_null_direction():
 def test_pk_fixed_dose_is_full_rank_and_identifiable():
     problem = noise_free(load("pk_fixed_dose"))
     objective = fimflow.Objective.from_problem(problem, TIGHT)
-    fim = fimflow.fisher_information(objective, problem.parameters.nominal_theta(), problem.parameter_ids)
+    fim = fimflow.fisher_information(problem, problem.parameters.nominal_theta(), objective=objective)
     analysis = fimflow.eigen_analysis(fim.expected, problem.parameter_ids)
     assert analysis.rank == 2
     verdicts = fimflow.parameter_verdicts(analysis, fim.expected, *problem.parameters.bounds())
@@ -149,7 +149,7 @@ def test_pk_fim_matches_closed_form():
     d_cl = c * (-clearance / volume * t) * ln10
     jac = np.stack([d_v, d_cl], axis=1)
     exact = jac.T @ jac / 0.1**2
-    fim = fimflow.fisher_information(objective, theta, problem.parameter_ids).expected
+    fim = fimflow.fisher_information(problem, theta, objective=objective).expected
     np.testing.assert_allclose(fim, exact, rtol=1e-8)
     linear = to_linear_scale(fim, 10.0**theta, ("log10", "log10"))
     np.testing.assert_allclose(linear, (jac / (np.array([volume, clearance]) * ln10)).T @ (jac / (np.array([volume, clearance]) * ln10)) / 0.01, rtol=1e-8)

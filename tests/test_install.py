@@ -26,7 +26,7 @@ pk = fimflow.load_problem(sys.argv[2])
 starts = fimflow.latin_hypercube_starts(pk, 2, seed=1)
 fits = fimflow.fit_multistart(pk, starts)
 best = fits.x[fits.nll.argmin()]
-fim = fimflow.fisher_information(fimflow.Objective.from_problem(pk), best, pk.parameter_ids)
+fim = fimflow.fisher_information(pk, best)
 from fimflow import plots
 
 plots.waterfall(fits.nll, fits.status, sys.argv[3])

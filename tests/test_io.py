@@ -370,5 +370,6 @@ def test_library_fingerprint_follows_source_edits(tmp_path):
     copy = tmp_path / "fimflow"
     shutil.copytree(package, copy, ignore=shutil.ignore_patterns("__pycache__"))
     assert library_fingerprint(str(copy)) == library_fingerprint()
-    (copy / "_fit.py").write_text((copy / "_fit.py").read_text() + "\n# edited\n")
+    edited = copy / "fit" / "_multistart.py"  # a module of a subpackage counts too
+    edited.write_text(edited.read_text() + "\n# edited\n")
     assert library_fingerprint(str(copy)) != library_fingerprint()

@@ -131,7 +131,9 @@ def test_design_figure_gives_thirteen_parameters_thirteen_looks(tmp_path, monkey
     """13 sensitivity curves per panel (Boehm's 9 would fit the 10 colours; 13 did not: k_on and
     sigma_C shared one): every curve and its legend entry differ from the others in colour or line
     style."""
-        parameters = [f"p{k}" for k in range(13)]
+    from fimflow.plots import _design as plots_design
+
+    parameters = [f"p{k}" for k in range(13)]
     times = np.linspace(0, 10, 21)
     curves = pd.DataFrame([{"simulationConditionId": "c", "observableId": "y", "time": t, "parameterId": p,
                             "sensitivity": (k + 1) * np.exp(-t / (k + 1))} for k, p in enumerate(parameters) for t in times])

@@ -18,7 +18,7 @@ TIGHT = fimflow.SolverConfig(rtol=1e-11, atol=1e-13)
 def analysed(problem):
     objective = fimflow.Objective.from_problem(problem, TIGHT)
     theta = problem.parameters.nominal_theta()
-    fim = fimflow.fisher_information(objective, theta, problem.parameter_ids).expected
+    fim = fimflow.fisher_information(problem, theta, objective=objective).expected
     return objective, theta, fim, fimflow.eigen_analysis(fim, problem.parameter_ids)
 
 
@@ -62,7 +62,7 @@ def test_pk_concentration_is_bounded_although_parameters_are_not():
     objective, theta, fim, analysis = analysed(problem)
     assert analysis.rank == 2
     spec = fimflow.PredictionSpec(id="c", condition="bolus", times=(0.0, 3.0, 30.0), observable="C")
-    bands, contributions = fimflow.prediction_bands(objective, theta, [spec], analysis, problem)
+    bands, contributions = fimflow.prediction_bands(problem, theta, [spec], analysis, objective=objective)
     assert not bands["unbounded"].any() and np.all(np.isfinite(bands["std"]))
     assert np.all(bands["lower"] < bands["value"]) and np.all(bands["value"] < bands["upper"])
     # closed form, no fimflow: C = (D/V) exp(-(CL/V) t), FIM J^T J / sigma^2 of the measurement

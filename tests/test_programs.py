@@ -10,7 +10,8 @@ import pytest
 import fimflow
 from fimflow.simulate import _programs as _programs
 from fimflow.fisher._fisher import expected_fisher_information
-from fimflow.fit._multistart import _batch_fisher, batch_kernel
+from fimflow.fit import batch_kernel
+from fimflow.fit._optimisers import _batch_fisher
 from helpers import REPO, load
 
 
@@ -55,7 +56,7 @@ def test_the_key_tells_data_shapes_and_functions_apart():
 def test_the_key_is_the_same_in_another_process(path):
     """Python's hash randomisation must not reach the key (else every job would miss)."""
     code = ("import os, sys; os.environ.setdefault('EQX_ON_ERROR', 'nan'); import jax; "
-            "jax.config.update('jax_enable_x64', True); import fimflow; from fimflow import _programs; "
+            "jax.config.update('jax_enable_x64', True); import fimflow; from fimflow.simulate import _programs; "
             "o = fimflow.Objective.from_problem(fimflow.load_problem(sys.argv[1])); "
             "print(_programs.program_key('fisher', o, (8, 2)))")
     keys = set()

@@ -226,7 +226,7 @@ def test_measuring_only_at_time_zero_is_practically_non_identifiable(pk_fixed_do
 def test_failed_solves_are_recorded_and_skipped():
     # y' = k y², y(0) = 1 blows up at t = 1/k: the dense design to 24 h fails exactly where k > 1/24
     problem = on_pk_data(Blowup(), ("k",), ["log10"], [1e-3], [1.0], [0.01])
-    result = structural_identifiability(problem, np.array([-2.0]), objective_config=fimflow.SolverConfig(max_steps=2000))
+    result = structural_identifiability(problem, np.array([-2.0]), config=fimflow.SolverConfig(max_steps=2000))
     k = 10.0 ** result.points[:, 0]
     np.testing.assert_array_equal(result.ok, k * 24.0 < 1.0)
     assert result.ok[0] and not result.ok.all() and result.ok[1:].any()  # seed 0 gives both kinds
@@ -239,7 +239,7 @@ def test_failed_solves_are_recorded_and_skipped():
 
 def test_all_random_points_failing_is_undetermined():
     problem = on_pk_data(Blowup(), ("k",), ["log10"], [0.1], [1.0], [0.5])
-    result = structural_identifiability(problem, np.array([-2.0]), objective_config=fimflow.SolverConfig(max_steps=2000),
+    result = structural_identifiability(problem, np.array([-2.0]), config=fimflow.SolverConfig(max_steps=2000),
                                         options=StructuralOptions(n_points=2))
     assert list(result.ok) == [True, False, False]
     assert result.structural_deficiency == -1

@@ -26,10 +26,15 @@ from ._precision import require_float64 as require_float64
 from ._runtime import setup_jax as setup_jax
 from ._runtime import setup_logging as setup_logging
 
+# the notebook facade: every stage on one problem
+from ._calibration import Calibration as Calibration
+from .fit import BestFit as BestFit
+
 # load
 from ._load import load_problem as load_problem
 from .problem import AbstractODEModel as AbstractODEModel
 from .problem import ParameterTable as ParameterTable
+from .problem import Scale as Scale
 from .problem import Problem as Problem
 from .problem import dense_design as dense_design
 from .problem import from_scale as from_scale
@@ -53,7 +58,7 @@ from .fit import FitOptions as FitOptions
 from .fit import MultistartResult as MultistartResult
 from .fit import Status as Status
 from .fit import TrustFIM as TrustFIM
-from .fit import best_fit_summary as best_fit_summary
+from .fit import best_fit as best_fit
 from .fit import check_fit_options as check_fit_options
 from .fit import concatenate as concatenate_multistarts
 from .fit import fit_multistart as fit_multistart
@@ -66,6 +71,8 @@ from .fisher import fisher_information as fisher_information
 
 # identifiability and sloppiness
 from .identify import EigenAnalysis as EigenAnalysis
+from .identify import Identifiability as Identifiability
+from .identify import Sloppiness as Sloppiness
 from .identify import ProfileOptions as ProfileOptions
 from .identify import ProfileResult as ProfileResult
 from .identify import SloppinessSpectrum as SloppinessSpectrum

@@ -9,13 +9,13 @@ import os
 import platform
 import sys
 
-from .problem._python_model import is_petab_yaml, read_problem_file
+from .problem import is_petab_yaml, read_problem_file
 
 
 def problem_files(path) -> list[str]:
     """The problem file and every table it names (absolute paths of existing files)."""
     if is_petab_yaml(path):
-        from .petab._import import petab_files
+        from .petab import petab_files
 
         return [os.path.abspath(path)] + list(petab_files(path).values())
     spec = read_problem_file(path)

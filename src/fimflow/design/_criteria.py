@@ -20,12 +20,12 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from ..simulate._objective import Objective
+from ..simulate import Objective
 from .._precision import require_float64
-from ..simulate._programs import stored_call
-from ..problem._problem import Problem
-from ..problem._sampling import DESIGN_COLUMNS, with_design
-from ..simulate._solve import SolverConfig
+from ..simulate import stored_call
+from ..problem import Problem
+from ..problem import DESIGN_COLUMNS, with_design
+from ..simulate import SolverConfig
 
 CRITERIA = ("D", "A", "E")
 BUCKET = 32  # rows and times of a candidate table are padded to multiples of this

@@ -35,11 +35,11 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from ..simulate._objective import Objective
+from ..simulate import Objective
 from .._precision import require_float64
-from ..problem._problem import Problem
-from ..problem._sampling import DESIGN_COLUMNS, dense_design, with_design
-from ..simulate._solve import SolverConfig
+from ..problem import Problem
+from ..problem import DESIGN_COLUMNS, dense_design, with_design
+from ..simulate import SolverConfig
 from ._criteria import (BUCKET, CRITERIA, check_table, check_theta, criteria, designed_objective, efficiency, fims_of,
                         point_terms, row_parts)
 

@@ -17,9 +17,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..simulate._objective import Objective
 from .._precision import require_float64
-from ..simulate._programs import stored_call
+from ..problem import Problem
+from ..simulate import Objective, SolverConfig, stored_call
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,12 +75,17 @@ def observed_fisher_information(objective: Objective, theta) -> jnp.ndarray:
     return 0.5 * (hessian + hessian.T)
 
 
-def fisher_information(objective: Objective, theta, parameter_ids) -> FisherResult:
-    """Both FIMs at `theta` (estimation scale)."""
+def fisher_information(problem: Problem, x, *, objective: Objective | None = None,
+                       config: SolverConfig = SolverConfig()) -> FisherResult:
+    """Both FIMs of `problem` at `x` (the estimated parameters on the estimation scale).
+
+    `objective`: the problem's compiled objective if built already (else built with `config`).
+    """
     require_float64()
-    theta = np.asarray(theta, dtype=np.float64)
+    objective = objective or Objective.from_problem(problem, config)
+    theta = np.asarray(x, dtype=np.float64)
     return FisherResult(
-        parameter_ids=tuple(parameter_ids),
+        parameter_ids=tuple(problem.parameter_ids),
         theta=theta,
         expected=np.asarray(stored_call(expected_fisher_information, objective, theta)),
         observed=np.asarray(stored_call(observed_fisher_information, objective, theta)),

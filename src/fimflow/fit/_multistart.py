@@ -7,15 +7,15 @@ import threading
 import time
 
 import numpy as np
+import pandas as pd
 
 from ._batch import BatchRunner
 from ._local import CachedEvaluation, OutOfTime, Status
 from ._optimisers import OPTIMISERS, AbstractOptimiser, TrustFIM, optimiser_from_name
-from ._optimisers import _batch_fisher as _batch_fisher  # noqa: F401 - kept importable from here
-from ..simulate._objective import Objective
-from ..simulate._programs import stored_program
+from ..simulate import Objective
+from ..simulate import stored_program
 from .._precision import require_float64
-from ..problem._problem import Problem
+from ..problem import Problem
 
 METHODS = tuple(OPTIMISERS)  # the optimisers' names in a config file: trust_fim, lbfgsb, trf
 _log = logging.getLogger(__name__)
@@ -118,6 +118,36 @@ class MultistartResult:
                 f"({self.message[0]}). Check bounds, solver tolerances and `max_steps`."
             )
         return int(np.argmin(np.where(finite, self.nll, np.inf)))
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per start: start, status, nll, iterations, message, x0_<id>…, x_<id>… (the
+        wall times `time_s` are left out: they differ between runs)."""
+        table = pd.DataFrame({"start": self.start_index, "status": [str(s) for s in self.status],
+                              "nll": self.nll, "iterations": self.n_iterations, "message": list(self.message)})
+        for j, pid in enumerate(self.parameter_ids):
+            table[f"x0_{pid}"] = self.x0[:, j]
+        for j, pid in enumerate(self.parameter_ids):
+            table[f"x_{pid}"] = self.x[:, j]
+        return table
+
+    @classmethod
+    def from_frame(cls, table: pd.DataFrame) -> "MultistartResult":
+        """The result of a `to_frame` table (wall times NaN)."""
+        unknown = sorted({str(s) for s in table["status"]} - {s.value for s in Status})
+        if unknown:
+            raise ValueError(f"unknown start status(es) {unknown}; known: {[s.value for s in Status]}.")
+        ids = tuple(c[2:] for c in table.columns if c.startswith("x_"))
+        return cls(
+            parameter_ids=ids,
+            start_index=table["start"].to_numpy(dtype=int),
+            x0=table[[f"x0_{p}" for p in ids]].to_numpy(dtype=np.float64).reshape(len(table), len(ids)),
+            x=table[[f"x_{p}" for p in ids]].to_numpy(dtype=np.float64).reshape(len(table), len(ids)),
+            nll=table["nll"].to_numpy(dtype=np.float64),
+            status=tuple(Status(str(s)) for s in table["status"]),
+            message=tuple(str(m) for m in table["message"]),
+            n_iterations=table["iterations"].to_numpy(dtype=int),
+            time_s=np.full(len(table), np.nan),
+        )
 
     def sorted(self) -> "MultistartResult":
         order = np.argsort(np.where(np.isfinite(self.nll), self.nll, np.inf), kind="stable")
@@ -289,29 +319,3 @@ def fit_multistart(
         time_s=np.array(times),
     )
 
-
-def best_fit_summary(result: MultistartResult, problem: Problem, *, tolerance: float = 0.1) -> dict:
-    """The best start, its parameters (estimation and linear scale) and convergence counts.
-
-    A start counts as reaching the best when its NLL is within `tolerance` of the lowest.
-    **Raises:** `RuntimeError` when every start failed.
-    """
-    best = result.best()
-    finite = np.isfinite(result.nll)
-    return {
-        "parameter_ids": list(result.parameter_ids),
-        "scales": list(problem.parameters.estimated_scales),
-        "x": result.x[best],
-        "x_linear": problem.parameters.to_linear(result.x[best]),
-        "nll": result.nll[best],
-        "start": int(result.start_index[best]),
-        "status": result.status[best],
-        "n_starts": result.n_starts,
-        "n_failed": int(np.sum(~finite)),
-        "n_within_tolerance": int(np.sum(finite & (result.nll <= result.nll[best] + tolerance))),
-        "tolerance": tolerance,
-        "at_bounds": [
-            pid for pid, x, lo, hi in zip(result.parameter_ids, result.x[best], *problem.parameters.bounds())
-            if min(x - lo, hi - x) < 1e-6 * (hi - lo)
-        ],
-    }

@@ -17,8 +17,8 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from ..fisher._fisher import fisher_from_sensitivities
-from ..simulate._objective import Objective
+from ..fisher import fisher_from_sensitivities
+from ..simulate import Objective
 from ._local import run_lbfgsb, run_trf, run_trust_fim
 
 

@@ -90,7 +90,7 @@ def _model(g, h, s):
     return g @ s + 0.5 * s @ h @ s
 
 
-def _finite(*arrays) -> bool:
+def all_finite(*arrays) -> bool:
     return all(np.all(np.isfinite(a)) for a in arrays)
 
 
@@ -143,7 +143,7 @@ def minimize(
     x = np.clip(np.asarray(x0, dtype=np.float64), lb, ub)
     f, g, h = (np.asarray(a, dtype=np.float64) for a in evaluate(x))
     f = float(f)
-    if not _finite(f, g, h):
+    if not all_finite(f, g, h):
         return TrustRegionResult(x, f, "failed", "The simulation failed at the start point.", 0)
     correction = np.zeros_like(h)  # secant estimate of what the curvature matrix misses
     secant = False
@@ -159,7 +159,7 @@ def minimize(
             return TrustRegionResult(x, f, "converged", "No step lowers the model (step below xtol).", iteration - 1)
         f_new, g_new, h_new = (np.asarray(a, dtype=np.float64) for a in evaluate(trial))
         f_new = float(f_new)
-        finite = _finite(f_new, g_new, h_new)
+        finite = all_finite(f_new, g_new, h_new)
         ratio = (f - f_new) / predicted if finite else -np.inf
         if finite and secant:
             v = (g_new - g) - h_new @ s - correction @ s  # secant residual of the correction

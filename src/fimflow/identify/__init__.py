@@ -9,6 +9,10 @@ from ._eigen import EigenAnalysis as EigenAnalysis
 from ._eigen import eigen_analysis as eigen_analysis
 from ._eigen import parameter_verdicts as parameter_verdicts
 from ._eigen import participating as participating
+from ._identifiability import Identifiability as Identifiability
+from ._identifiability import Sloppiness as Sloppiness
+from ._identifiability import identifiability as identifiability
+from ._identifiability import sloppiness as sloppiness
 from ._profile import ProfileOptions as ProfileOptions
 from ._profile import ProfileResult as ProfileResult
 from ._profile import profile_parameter as profile_parameter

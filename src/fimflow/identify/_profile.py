@@ -30,14 +30,14 @@ import logging
 import numpy as np
 import pandas as pd
 
-from ..fit._multistart import FitOptions, batch_kernel
-from ..simulate._objective import Objective
+from ..fit import FitOptions, batch_kernel
+from ..simulate import Objective
 from .._precision import require_float64
-from ..problem._problem import Problem
+from ..problem import Problem
 from ._profile_verdict import ENDS, SUMMARY_COLUMNS, VERDICTS, profile_summary  # noqa: F401 (re-exported)
 from ._profile_verdict import others_at_bound, side_end, side_flat, side_limited, verdict
 from ._profile_walk import Point, Reoptimiser, walk
-from ..fit._trust_region import _finite
+from ..fit import all_finite
 
 _log = logging.getLogger(__name__)
 POINT_COLUMNS = ("value", "nll", "delta", "direction", "status", "n_iterations", "others_at_bound",
@@ -183,7 +183,7 @@ def profile_parameter(problem: Problem, parameter: str, x_best, *, objective: Ob
     lb, ub = problem.parameters.bounds()
     reopt = Reoptimiser(evaluate or batch_kernel(objective, options.fit), k, lb, ub, options.fit)
     f, g, h = reopt.full(x_best)
-    if not _finite(f, g, h):
+    if not all_finite(f, g, h):
         raise ValueError(f"the objective is not finite at `x_best` (value {float(f)}); pass a successful fit.")
     optimum = Point(float(x_best[k]), x_best, float(f), g, h, True, 0)
     threshold = profile_threshold(options.level, problem.n_params, options.simultaneous)

@@ -22,9 +22,9 @@ import logging
 
 import numpy as np
 
-from ..fit import _trust_region
-from ..fit._multistart import FitOptions
-from ..fit._trust_region import _finite
+from ..fit import trust_region_minimize
+from ..fit import FitOptions
+from ..fit import all_finite
 
 _log = logging.getLogger(__name__)
 _RETRY_RISE = 3.0  # a step rising by more than this many targets is retried shorter
@@ -78,10 +78,10 @@ class Reoptimiser:
             return f, g[self.free], h[np.ix_(self.free, self.free)]
 
         fit = self.fit
-        out = _trust_region.minimize(reduced, z0, self.lb, self.ub, max_iterations=fit.max_iterations, ftol=fit.ftol,
+        out = trust_region_minimize(reduced, z0, self.lb, self.ub, max_iterations=fit.max_iterations, ftol=fit.ftol,
                                      xtol=fit.xtol, gtol=fit.gtol)
         f, g, h = self.full(x := self.vector(value, out.x))
-        ok = out.status != "failed" and _finite(f, g, h)
+        ok = out.status != "failed" and all_finite(f, g, h)
         if out.status == "max_iterations":
             _log.warning("profile point at %.8g: re-optimisation stopped after %d iterations", value, out.n_iterations)
         return Point(float(value), x, float(f) if ok else np.nan, g, h, ok, int(out.n_iterations))

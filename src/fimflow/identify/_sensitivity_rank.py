@@ -38,11 +38,11 @@ import numpy as np
 import pandas as pd
 from jaxtyping import Array, Bool, Float
 
-from ..simulate._objective import Objective
-from ..simulate._programs import stored_call
-from ..problem._problem import Problem
-from ..problem._sampling import dense_design, with_design
-from ..simulate._solve import SolverConfig
+from ..simulate import Objective
+from ..simulate import stored_call
+from ..problem import Problem
+from ..problem import dense_design, with_design
+from ..simulate import SolverConfig
 
 RELATIVE_TOLERANCE = 1e-13
 """Default relative singular-value tolerance (see the module doc for the measurements)."""

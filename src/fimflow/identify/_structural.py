@@ -40,8 +40,8 @@ import numpy as np
 import pandas as pd
 
 from .._precision import require_float64
-from ..problem._problem import Problem, from_scale
-from ..simulate._solve import SolverConfig
+from ..problem import Problem, from_scale
+from ..simulate import SolverConfig
 from ._sensitivity_rank import RELATIVE_TOLERANCE, design_sensitivities, null_space
 
 IDENTIFIABLE = "identifiable"
@@ -203,7 +203,7 @@ def _check_inputs(problem: Problem, x_best) -> tuple[np.ndarray, np.ndarray, np.
     return x_best, lower, upper
 
 
-def structural_identifiability(problem: Problem, x_best, *, objective_config: SolverConfig = SolverConfig(),
+def structural_identifiability(problem: Problem, x_best, *, config: SolverConfig = SolverConfig(),
                                options: StructuralOptions = StructuralOptions()) -> StructuralResult:
     """Numerical structural and practical identifiability (module doc).
 
@@ -213,7 +213,7 @@ def structural_identifiability(problem: Problem, x_best, *, objective_config: So
     - `x_best`: the fit, estimated parameters on the estimation scale.
 
     Other arguments:
-    - `objective_config`: how the ODEs are solved.
+    - `config`: how the ODEs are solved.
     - `options`: `StructuralOptions`.
 
     **Returns:** `StructuralResult` with `1 + options.n_points` points (row 0 the fit); points
@@ -227,7 +227,7 @@ def structural_identifiability(problem: Problem, x_best, *, objective_config: So
     n, tol = problem.n_params, options.relative_tolerance
     rng = np.random.default_rng(options.seed)
     points = np.vstack([x_best[None, :], lower + rng.random((options.n_points, n)) * (upper - lower)])
-    evaluate = design_sensitivities(problem, options.n_times, objective_config)
+    evaluate = design_sensitivities(problem, options.n_times, config)
     analyses, data = [], None
     for k, x in enumerate(points):
         label = "fit" if k == 0 else f"random point {k}"

@@ -2,7 +2,7 @@
 
 import jax.numpy as jnp
 
-from ..problem._model import AbstractODEModel
+from ..problem import AbstractODEModel
 
 
 class SignallingCascade(AbstractODEModel):

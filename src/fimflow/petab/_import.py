@@ -18,13 +18,13 @@ import yaml
 
 from .. import _columns as C
 from .._errors import ProblemFileError
-from ..problem._priors import read_priors
-from ..problem._measurements import MeasurementRows, build_problem, check_time, require_rows
-from ..problem._problem import Problem
+from ..problem import read_priors
+from ..problem import MeasurementRows, build_problem, check_time, require_rows
+from ..problem import Problem
 from ._sbml import SBMLError, read_sbml
 from ._observables import OBSERVABLE_FORMULA, Observables, _text
 from ._sbml_model import make_sbml_model
-from ..problem._tables import check_unique, read_parameter_table, read_tsv, require_columns
+from ..problem import check_unique, read_parameter_table, read_tsv, require_columns
 
 PREEQ = "preequilibrationConditionId"
 OBSERVABLE_PARAMETERS = "observableParameters"

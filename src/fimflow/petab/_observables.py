@@ -10,7 +10,7 @@ from petab.v1.math import sympify_petab
 from .. import _columns as C
 from .._errors import ProblemFileError
 from ._jax_math import UnsupportedExpression, check_expression
-from ..problem._problem import DISTRIBUTION_CODES, TRANSFORMATION_CODES
+from ..problem import DISTRIBUTION_CODES, TRANSFORMATION_CODES
 from ._sbml_math import TIME
 from ._sbml_model import MeasurementModel
 

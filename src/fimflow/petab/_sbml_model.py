@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import sympy as sp
 
 from ._jax_math import evaluate
-from ..problem._model import AbstractODEModel
+from ..problem import AbstractODEModel
 from ._sbml import SBMLSpec
 
 INITIAL_SUFFIX = "__initial"

@@ -14,9 +14,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..identify._eigen import EigenAnalysis
-from ..simulate._objective import Objective
-from ..simulate._programs import stored_call
+from ..identify import EigenAnalysis
+from ..simulate import Objective
+from ..simulate import SolverConfig
+from ..simulate import stored_call
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,8 +114,11 @@ def default_predictions(problem, *, n_points: int = 61, horizon: float = 1.5) ->
     ]
 
 
-def prediction_bands(objective: Objective, theta, specs, analysis: EigenAnalysis, problem, *, level: float = 0.95):
-    """Pointwise delta-method bands and per-direction contributions for named predictions.
+def prediction_bands(problem, x, specs, analysis: EigenAnalysis, *, level: float = 0.95,
+                     objective: Objective | None = None, config: SolverConfig = SolverConfig()):
+    """Pointwise delta-method bands and per-direction contributions of the predictions `specs`
+    at `x` (estimation scale), from the eigen-analysis `analysis` of the FIM at `x`.
+    `objective`: the problem's compiled objective if built already (else built with `config`).
 
     **Returns:** `(bands, contributions)` DataFrames. `bands`: prediction, time, value,
     variance, std, lower, upper, unbounded. `contributions`: prediction, time, direction
@@ -124,10 +128,11 @@ def prediction_bands(objective: Objective, theta, specs, analysis: EigenAnalysis
     import pandas as pd
     from scipy.special import ndtri  # the normal quantile without importing scipy.stats (0.7 s)
 
+    objective = objective or Objective.from_problem(problem, config)
     z = float(ndtri(0.5 + level / 2))
     band_rows, share_rows = [], []
     for spec in specs:
-        values, gradient = prediction_and_gradient(objective, theta, spec, problem)
+        values, gradient = prediction_and_gradient(objective, x, spec, problem)
         variance, shares, unbounded = delta_method(gradient, analysis)
         std = np.sqrt(variance)
         for i, t in enumerate(sorted(spec.times)):

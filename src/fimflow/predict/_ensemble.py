@@ -8,12 +8,12 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from ..simulate._objective import Objective
+from ..simulate import Objective
 from .._precision import require_float64
-from ..simulate._programs import stored_call
+from ..simulate import stored_call
 from ._delta import check_prediction
 from ._values import check_x, value_and_ok
-from ..problem._problem import Problem
+from ..problem import Problem
 
 ENSEMBLE_COLUMNS = ("prediction", "time", "value", "lower", "upper", "n_members", "n_failed")
 

@@ -42,16 +42,16 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from ..fit import _trust_region
-from ..fit._multistart import FitOptions, batch_kernel
-from ..identify._eigen import eigen_analysis
-from ..simulate._objective import Objective
+from ..fit import trust_region_minimize
+from ..fit import FitOptions, batch_kernel
+from ..identify import eigen_analysis
+from ..simulate import Objective
 from .._precision import require_float64
 from ._delta import PredictionSpec, check_prediction, delta_method
 from ._values import check_x, value_and_ok
-from ..problem._problem import Problem
-from ..identify._profile import profile_threshold
-from ..simulate._programs import stored_call
+from ..problem import Problem
+from ..identify import profile_threshold
+from ..simulate import stored_call
 
 _log = logging.getLogger(__name__)
 POINT_COLUMNS = ("prediction_value", "nll", "delta", "direction", "status")
@@ -189,7 +189,7 @@ class _Path:
 
         s = self.setting
         try:
-            out = _trust_region.minimize(penalised, x0, s.lower, s.upper, max_iterations=s.options.max_iterations,
+            out = trust_region_minimize(penalised, x0, s.lower, s.upper, max_iterations=s.options.max_iterations,
                                          ftol=1e-12, xtol=1e-12, gtol=1e-12)
         except np.linalg.LinAlgError as error:
             _log.warning("the penalised fit at target %.10g failed: %s", target, error)

@@ -4,7 +4,7 @@ shared by the prediction profiles (`_prediction_profile`) and the ensemble bands
 import jax.numpy as jnp
 import numpy as np
 
-from ..problem._problem import Problem
+from ..problem import Problem
 
 
 def value_and_ok(objective, theta, condition, times, column):

@@ -4,6 +4,17 @@ format tag and the fimflow version, tables as TSV with a header (PEtab vocabular
 Imports: every stage (it writes their records); nothing imports it but the facade and scripts.
 """
 
+from ._artifacts import read_best_fit as read_best_fit
+from ._artifacts import read_design as read_design
+from ._artifacts import read_fisher_matrix as read_fisher_matrix
+from ._artifacts import read_problem_summary as read_problem_summary
+from ._artifacts import read_tables as read_tables
+from ._artifacts import write_best_fit as write_best_fit
+from ._artifacts import write_design as write_design
+from ._artifacts import write_fisher as write_fisher
+from ._artifacts import write_identifiability as write_identifiability
+from ._artifacts import write_problem_summary as write_problem_summary
+from ._artifacts import write_sloppiness as write_sloppiness
 from ._files import read_json as read_json
 from ._files import read_matrix as read_matrix
 from ._files import read_multistart as read_multistart

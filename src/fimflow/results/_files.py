@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .._atomic import atomic_path as atomic_path
-from ..fit import MultistartResult, Status
+from ..fit import MultistartResult
 from ..identify import summarise_profile
 
 VERSION = "0.1.0"
@@ -83,44 +83,16 @@ def read_matrix(path) -> tuple[np.ndarray, tuple[str, ...]]:
 
 
 def write_multistart(path, result: MultistartResult) -> None:
-    """One row per start: start, status, nll, iterations, message, x0_<id>…, x_<id>….
-
-    The wall times (`result.time_s`) are not written here: they differ between runs; see
-    `write_fit_provenance`.
-    """
-    table = pd.DataFrame(
-        {
-            "start": result.start_index,
-            "status": [str(s) for s in result.status],  # a `Status` as its plain value
-            "nll": result.nll,
-            "iterations": result.n_iterations,
-            "message": list(result.message),
-        }
-    )
-    for j, pid in enumerate(result.parameter_ids):
-        table[f"x0_{pid}"] = result.x0[:, j]
-    for j, pid in enumerate(result.parameter_ids):
-        table[f"x_{pid}"] = result.x[:, j]
-    write_table(path, table)
+    """One row per start (`MultistartResult.to_frame`): no wall times, they differ between runs
+    (see `write_fit_provenance`)."""
+    write_table(path, result.to_frame())
 
 
 def read_multistart(path) -> MultistartResult:
-    table = read_table(path)
-    unknown = sorted({str(s) for s in table["status"]} - {s.value for s in Status})
-    if unknown:
-        raise ValueError(f"{path}: unknown start status(es) {unknown}; known: {[s.value for s in Status]}.")
-    ids = tuple(c[2:] for c in table.columns if c.startswith("x_"))
-    return MultistartResult(
-        parameter_ids=ids,
-        start_index=table["start"].to_numpy(dtype=int),
-        x0=table[[f"x0_{p}" for p in ids]].to_numpy(dtype=np.float64).reshape(len(table), len(ids)),
-        x=table[[f"x_{p}" for p in ids]].to_numpy(dtype=np.float64).reshape(len(table), len(ids)),
-        nll=table["nll"].to_numpy(dtype=np.float64),
-        status=tuple(Status(str(s)) for s in table["status"]),
-        message=tuple(str(m) for m in table["message"]),
-        n_iterations=table["iterations"].to_numpy(dtype=int),
-        time_s=np.full(len(table), np.nan),  # kept in the provenance file, not in the table
-    )
+    try:
+        return MultistartResult.from_frame(read_table(path))
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from error
 
 
 def write_fit_provenance(path, result: MultistartResult, environment: dict) -> None:

@@ -5,7 +5,7 @@ import os
 
 import numpy as np
 
-from ..problem._problem import Problem
+from ..problem import Problem
 from ..provenance import model_fingerprint
 
 

@@ -7,7 +7,7 @@ import pandas as pd
 
 from .. import _columns as C
 from ._objective import Objective
-from ..problem._problem import Problem
+from ..problem import Problem
 from ._solve import SolverConfig
 from .._precision import require_float64
 from ._programs import stored_call

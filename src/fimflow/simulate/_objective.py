@@ -17,9 +17,9 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool, Float, Int
 
-from ..problem._priors import prior_nll
-from ..problem._problem import Problem
-from ..problem._scales import from_linear_by_code, scale_codes, to_linear_by_code
+from ..problem import prior_nll
+from ..problem import Problem
+from ..problem import from_linear_by_code, scale_codes, to_linear_by_code
 from ._solve import SolverConfig, observables_at, solve_condition
 
 

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import optimistix as optx
 from jaxtyping import Array, Bool, Float
 
-from ..problem._model import AbstractODEModel
+from ..problem import AbstractODEModel
 
 
 class SolverConfig(eqx.Module):
