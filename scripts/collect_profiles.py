@@ -4,12 +4,12 @@ from typing import TYPE_CHECKING
 
 import fimflow
 from fimflow import plots, results
+from fimflow.workflow import start_job
 
 if TYPE_CHECKING:
     from snakemake.script import snakemake
 
-log = fimflow.setup_logging(snakemake.log[0])
-
+log = start_job(snakemake.log[0])
 profiles = [results.read_profile(path) for path in snakemake.input.points]
 summary = fimflow.profile_summary(profiles)
 for result in profiles:

@@ -1,31 +1,22 @@
 """Prediction bands three ways, side by side: delta method, prediction profiles, profile-path ensemble."""
 
-import pandas as pd
-
 from typing import TYPE_CHECKING
 
 import fimflow
 from fimflow import plots, results
+from fimflow.workflow import calibration, options_from_config, start_job
 
 if TYPE_CHECKING:
     from snakemake.script import snakemake
 
-log = fimflow.setup_logging(snakemake.log[0])
-
-params = snakemake.params
-fimflow.setup_jax(params.compile_cache)
-problem = fimflow.load_problem(snakemake.input.problem, problem_id=snakemake.wildcards.problem)
-best = results.read_json(snakemake.input.best, format="fimflow.best/1")
-specs = [fimflow.PredictionSpec(**spec) for spec in params.predictions] or fimflow.default_predictions(problem)
-objective = fimflow.Objective.from_problem(problem, fimflow.SolverConfig(**params.solver))
+log = start_job(snakemake.log[0], snakemake.params.compile_cache)
+study = calibration(snakemake.input.problem, snakemake.wildcards.problem, options_from_config(snakemake.params.study))
 profiles = [results.read_profile(path) for path in snakemake.input.parameter_profiles]
-members = fimflow.ensemble_from_profiles([p.points for p in profiles], problem.parameter_ids, profiles[0].threshold)
-ensemble = fimflow.ensemble_bands(problem, specs, members, best["x"], objective=objective)
+ensemble = study.ensemble(results.read_best_fit(snakemake.input.best), profiles, snakemake.params.predictions)
 delta = results.read_table(snakemake.input.bands)
-profile_bands = pd.concat([results.read_table(path) for path in snakemake.input.profiles], ignore_index=True)
+profile_bands = results.read_tables(snakemake.input.profiles)
 comparison = fimflow.compare_bands(delta, profile_bands, ensemble)
-log.info("ensemble of %d profile points", len(members))
+log.info("ensemble bands of %d predictions", ensemble["prediction"].nunique())
 results.write_table(snakemake.output.ensemble, ensemble)
 results.write_table(snakemake.output.comparison, comparison)
-plots.prediction_comparison(delta, profile_bands, ensemble, snakemake.output.figure,
-                                     title=snakemake.wildcards.problem)
+plots.prediction_comparison(delta, profile_bands, ensemble, snakemake.output.figure, title=snakemake.wildcards.problem)

@@ -1,30 +1,23 @@
 """Optimal sampling times (D/A/E criteria of the expected FIM at the best fit) from a candidate grid."""
 
-import dataclasses
 from typing import TYPE_CHECKING
 
 import fimflow
 from fimflow import plots, results
+from fimflow.workflow import calibration, options_from_config, start_job
 
 if TYPE_CHECKING:
     from snakemake.script import snakemake
 
-log = fimflow.setup_logging(snakemake.log[0])
-
-params = snakemake.params
-fimflow.setup_jax(params.compile_cache)
-problem = fimflow.load_problem(snakemake.input.problem, problem_id=snakemake.wildcards.problem)
-best = results.read_json(snakemake.input.best, format="fimflow.best/1")
-config = fimflow.SolverConfig(**params.solver)
-options = fimflow.DesignOptions(**{**params.design, "n_samples": params.design["n_samples"] or None})
-candidates = fimflow.dense_design(problem, options.n_candidates)
-result = fimflow.optimal_design(problem, best["x"], candidates=candidates, options=options, config=config)
-curves = fimflow.sensitivity_curves(problem, best["x"], candidates, config=config)
+log = start_job(snakemake.log[0], snakemake.params.compile_cache)
+options = options_from_config(snakemake.params.study)
+study = calibration(snakemake.input.problem, snakemake.wildcards.problem, options)
+best = results.read_best_fit(snakemake.input.best)
+candidates = fimflow.dense_design(study.problem, options.design.n_candidates)
+result = study.design(best, options=options.design, candidates=candidates)
 log.info("%s-optimal: %.6g (current %.6g, equally spaced %.6g)", result.criterion, result.value,
          result.current_value, result.equally_spaced_value)
-results.write_table(snakemake.output.design, result.design)
-summary = {f.name: getattr(result, f.name) for f in dataclasses.fields(result) if f.name != "design"}
-results.write_json(snakemake.output.summary, {"parameter_ids": problem.parameter_ids, "n_samples": len(result.design),
-                                          "n_candidates": len(candidates), **summary}, format="fimflow.design/1")
-plots.design(result.design, curves, problem.measurements, snakemake.output.figure,
-                    title=snakemake.wildcards.problem)
+results.write_design(result, study.problem.parameter_ids, len(candidates), design=snakemake.output.design,
+                     summary=snakemake.output.summary)
+plots.design(result.design, study.sensitivity_curves(best, candidates), study.problem.measurements,
+             snakemake.output.figure, title=snakemake.wildcards.problem)

@@ -4,16 +4,17 @@ from typing import TYPE_CHECKING
 
 import fimflow
 from fimflow import results
+from fimflow.workflow import calibration, options_from_config, start_job
 
 if TYPE_CHECKING:
     from snakemake.script import snakemake
 
-log = fimflow.setup_logging(snakemake.log[0])
-
-problem = fimflow.load_problem(snakemake.input.problem, problem_id=snakemake.wildcards.problem)
+log = start_job(snakemake.log[0])
+options = options_from_config(snakemake.params.study)
+study = calibration(snakemake.input.problem, snakemake.wildcards.problem, options)
 result = fimflow.concatenate_multistarts(results.read_multistart(path) for path in snakemake.input.shards)
-summary = fimflow.best_fit_summary(result, problem, tolerance=snakemake.params.tolerance)
-log.info("best nll %.6f from start %d; %d of %d starts within %.2g", summary["nll"], summary["start"],
-         summary["n_within_tolerance"], summary["n_starts"], summary["tolerance"])
+best = study.best(result, tolerance=options.tolerance)
+log.info("best nll %.6f from start %d; %d of %d starts within %.2g", best.nll, best.start, best.n_within_tolerance,
+         best.n_starts, best.tolerance)
 results.write_multistart(snakemake.output.table, result.sorted())
-results.write_json(snakemake.output.best, summary, format="fimflow.best/1")
+results.write_best_fit(snakemake.output.best, best)

@@ -4,13 +4,12 @@ from typing import TYPE_CHECKING
 
 import fimflow
 from fimflow import results
+from fimflow.workflow import start_job
 
 if TYPE_CHECKING:
     from snakemake.script import snakemake
 
-log = fimflow.setup_logging(snakemake.log[0])
-
+log = start_job(snakemake.log[0])
 problem = fimflow.load_problem(snakemake.input.problem, problem_id=snakemake.wildcards.problem)
-summary = fimflow.problem_summary(problem)
 log.info("loaded %s: %d measurements, %d estimated parameters", problem.id, problem.n_measurements, problem.n_params)
-results.write_json(snakemake.output.summary, summary, format="fimflow.problem/1")
+results.write_problem_summary(snakemake.output.summary, problem)

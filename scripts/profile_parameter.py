@@ -2,22 +2,17 @@
 
 from typing import TYPE_CHECKING
 
-import fimflow
 from fimflow import results
+from fimflow.workflow import calibration, options_from_config, start_job
 
 if TYPE_CHECKING:
     from snakemake.script import snakemake
 
-log = fimflow.setup_logging(snakemake.log[0])
-
-params = snakemake.params
-fimflow.setup_jax(params.compile_cache)
-problem = fimflow.load_problem(snakemake.input.problem, problem_id=snakemake.wildcards.problem)
-best = results.read_json(snakemake.input.best, format="fimflow.best/1")
-objective = fimflow.Objective.from_problem(problem, fimflow.SolverConfig(**params.solver))
-options = fimflow.ProfileOptions(**params.profiles)
-result = fimflow.profile_parameter(problem, snakemake.wildcards.parameter, best["x"], objective=objective,
-                                   options=options)
+log = start_job(snakemake.log[0], snakemake.params.compile_cache)
+options = options_from_config(snakemake.params.study)
+study = calibration(snakemake.input.problem, snakemake.wildcards.problem, options)
+result = study.profile(results.read_best_fit(snakemake.input.best), snakemake.wildcards.parameter,
+                       options=options.profiles)
 log.info("%s: [%s, %s] (%s, %s), %s, %d points", result.parameter_id, result.lower, result.upper,
          result.lower_end, result.upper_end, result.verdict, len(result.points))
-results.write_profile(snakemake.output.points, result, flat_tolerance=options.flat_tolerance)
+results.write_profile(snakemake.output.points, result, flat_tolerance=options.profiles.flat_tolerance)

@@ -6,14 +6,14 @@ from snakemake.utils import validate
 
 validate(config, "../schemas/config.schema.yaml")
 
-# JAX settings for every job (inherited by the job processes): float64, and equinox errors as
-# NaN so that diffrax programs can go into the persistent compilation cache.
-os.environ.setdefault("EQX_ON_ERROR", "nan")
-os.environ.setdefault("JAX_ENABLE_X64", "1")
-os.environ.setdefault("JAX_PLATFORMS", "cpu")
+import fimflow
+from fimflow.provenance import library_fingerprint, model_fingerprint, problem_files
+from fimflow.workflow import job_environment, options_from_config
 
-import fimflow  # noqa: E402  (after the environment above)
-from fimflow.provenance import library_fingerprint, model_fingerprint, problem_files  # noqa: E402
+# the environment every job inherits (the library says which: float64, CPU, equinox errors as NaN
+# so that diffrax programs can go into the compilation cache); what the user set is kept
+for name, value in job_environment().items():
+    os.environ.setdefault(name, value)
 
 PROBLEMS = list(config["problems"])
 N_SHARDS = min(config["fit"]["n_shards"], config["fit"]["n_starts"])
@@ -22,11 +22,18 @@ LIBRARY = library_fingerprint()
 
 
 
-def get_fit_options():
-    """The optimiser settings of `fimflow.FitOptions` from the `fit` section."""
-    fit = config["fit"]
-    keys = ("method", "max_iterations", "batch_size", "max_time_s")
-    return {key: fit[key] for key in keys}
+def study_config(*keys):
+    """The config sections (`"solver"`) or single settings (`"fit.seed"`) a rule's script uses, as
+    one `params` entry (`fimflow.workflow.options_from_config` reads it): a changed setting
+    re-runs exactly the rules that name it."""
+    study = {}
+    for key in keys:
+        section, _, name = key.partition(".")
+        if name:
+            study.setdefault(section, {})[name] = config[section][name]
+        else:
+            study[section] = config[section]
+    return study
 
 
 def check_problems():
@@ -41,7 +48,7 @@ def check_problems():
             specs = [fimflow.PredictionSpec(**prediction) for prediction in spec.get("predictions", [])]
             for prediction in specs:
                 fimflow.check_prediction(problem, prediction)
-            fimflow.check_fit_options(problem, fimflow.FitOptions(**get_fit_options()))
+            fimflow.check_fit_options(problem, options_from_config({"fit": config["fit"]}).fit)
             parameters[problem_id] = list(problem.parameter_ids)
             predictions[problem_id] = [p.id for p in specs or fimflow.default_predictions(problem)]
             code[problem_id] = model_code(problem)
@@ -73,9 +80,11 @@ wildcard_constraints:
     prediction=r"[A-Za-z_][A-Za-z0-9_]*",
 
 
-def get_problem_inputs(wildcards):
-    """The problem file and every table it names, so a changed table re-runs that problem."""
-    return problem_files(config["problems"][wildcards.problem]["problem"])
+def get_problem(wildcards):
+    """A rule's problem inputs (use as `unpack(get_problem)`): `problem`, the problem file, and
+    `tables`, every table it names, so a changed table re-runs that problem."""
+    path = config["problems"][wildcards.problem]["problem"]
+    return {"problem": path, "tables": problem_files(path)}
 
 
 def get_model_code(wildcards):
@@ -138,6 +147,3 @@ def get_final_output():
                           stage=stages + [analyses[name] for name in chosen])
     return targets
 
-
-def get_problem_file(wildcards):
-    return config["problems"][wildcards.problem]["problem"]

@@ -1,7 +1,6 @@
 rule design_sampling:
     input:
-        problem=get_problem_file,
-        tables=get_problem_inputs,
+        unpack(get_problem),
         best="results/{problem}/fit/best.json",
     output:
         design=report(
@@ -18,8 +17,7 @@ rule design_sampling:
             labels={"problem": "{problem}", "figure": "sampling times over sensitivities"},
         ),
     params:
-        design=config["design"],
-        solver=config["solver"],
+        study=study_config("solver", "design"),
         compile_cache=config["compile_cache"],
         library=LIBRARY,
         model_code=get_model_code,

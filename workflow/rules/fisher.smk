@@ -1,7 +1,6 @@
 rule fisher_information:
     input:
-        problem=get_problem_file,
-        tables=get_problem_inputs,
+        unpack(get_problem),
         best="results/{problem}/fit/best.json",
     output:
         expected=report(
@@ -14,7 +13,7 @@ rule fisher_information:
         eigen="results/{problem}/fisher/eigen.tsv",
         summary="results/{problem}/fisher/summary.json",
     params:
-        solver=config["solver"],
+        study=study_config("solver"),
         compile_cache=config["compile_cache"],
         library=LIBRARY,
         model_code=get_model_code,

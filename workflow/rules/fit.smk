@@ -1,17 +1,14 @@
 rule fit_multistart:
     input:
-        problem=get_problem_file,
-        tables=get_problem_inputs,
+        unpack(get_problem),
         summary="results/{problem}/problem/summary.json",
     output:
         starts="results/{problem}/fit/starts_{shard}.tsv",
         provenance="results/{problem}/fit/provenance/starts_{shard}.json",
     params:
-        n_starts=config["fit"]["n_starts"],
+        study=study_config("solver", "fit.n_starts", "fit.seed", "fit.method", "fit.max_iterations",
+                           "fit.batch_size", "fit.max_time_s"),
         n_shards=N_SHARDS,
-        seed=config["fit"]["seed"],
-        fit=get_fit_options(),
-        solver=config["solver"],
         compile_cache=config["compile_cache"],
         library=LIBRARY,
         model_code=get_model_code,
@@ -30,14 +27,13 @@ rule fit_multistart:
 
 rule gather_multistart:
     input:
-        problem=get_problem_file,
-        tables=get_problem_inputs,
+        unpack(get_problem),
         shards=get_shards,
     output:
         table="results/{problem}/fit/multistart.tsv",
         best="results/{problem}/fit/best.json",
     params:
-        tolerance=config["fit"]["tolerance"],
+        study=study_config("fit.tolerance"),
         library=LIBRARY,
         model_code=get_model_code,
     log:
@@ -55,8 +51,7 @@ rule gather_multistart:
 
 rule plot_fit:
     input:
-        problem=get_problem_file,
-        tables=get_problem_inputs,
+        unpack(get_problem),
         table="results/{problem}/fit/multistart.tsv",
         best="results/{problem}/fit/best.json",
     output:
@@ -73,7 +68,7 @@ rule plot_fit:
             labels={"problem": "{problem}", "figure": "fit vs data"},
         ),
     params:
-        solver=config["solver"],
+        study=study_config("solver"),
         compile_cache=config["compile_cache"],
         library=LIBRARY,
         model_code=get_model_code,

@@ -1,8 +1,8 @@
 rule identifiability:
     input:
+        unpack(get_problem),
         fim=get_fim,
         best="results/{problem}/fit/best.json",
-        summary="results/{problem}/problem/summary.json",
     output:
         summary_table=report(
             "results/{problem}/identifiability/summary.tsv",
@@ -17,8 +17,7 @@ rule identifiability:
             labels={"problem": "{problem}", "table": "null directions"},
         ),
     params:
-        rank_tolerance=config["identifiability"]["rank_tolerance"],
-        participation=config["identifiability"]["participation"],
+        study=study_config("identifiability.rank_tolerance", "identifiability.participation"),
         library=LIBRARY,
         model_code=get_model_code,
     log:
@@ -36,14 +35,12 @@ rule identifiability:
 
 rule profile_parameter:
     input:
-        problem=get_problem_file,
-        tables=get_problem_inputs,
+        unpack(get_problem),
         best="results/{problem}/fit/best.json",
     output:
         points="results/{problem}/identifiability/profiles/{parameter}.tsv",
     params:
-        profiles=config["profiles"],
-        solver=config["solver"],
+        study=study_config("solver", "profiles"),
         compile_cache=config["compile_cache"],
         library=LIBRARY,
         model_code=get_model_code,
@@ -91,8 +88,7 @@ rule collect_profiles:
 
 rule structural_identifiability:
     input:
-        problem=get_problem_file,
-        tables=get_problem_inputs,
+        unpack(get_problem),
         best="results/{problem}/fit/best.json",
     output:
         points="results/{problem}/identifiability/structural.tsv",
@@ -104,10 +100,7 @@ rule structural_identifiability:
             labels={"problem": "{problem}", "table": "structural identifiability"},
         ),
     params:
-        structural=config["structural"],
-        rank_tolerance=config["identifiability"]["rank_tolerance"],
-        participation=config["identifiability"]["participation"],
-        solver=config["solver"],
+        study=study_config("solver", "structural", "identifiability.participation"),
         compile_cache=config["compile_cache"],
         library=LIBRARY,
         model_code=get_model_code,

@@ -1,7 +1,6 @@
 rule load_problem:
     input:
-        problem=get_problem_file,
-        tables=get_problem_inputs,
+        unpack(get_problem),
     output:
         summary="results/{problem}/problem/summary.json",
     params:

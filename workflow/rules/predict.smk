@@ -1,7 +1,6 @@
 rule predict:
     input:
-        problem=get_problem_file,
-        tables=get_problem_inputs,
+        unpack(get_problem),
         best="results/{problem}/fit/best.json",
         fim=get_fim,
     output:
@@ -19,10 +18,8 @@ rule predict:
             labels={"problem": "{problem}", "figure": "bands"},
         ),
     params:
+        study=study_config("solver", "prediction.level", "identifiability.rank_tolerance"),
         predictions=get_predictions,
-        level=config["prediction"]["level"],
-        rank_tolerance=config["identifiability"]["rank_tolerance"],
-        solver=config["solver"],
         compile_cache=config["compile_cache"],
         library=LIBRARY,
         model_code=get_model_code,
@@ -41,17 +38,13 @@ rule predict:
 
 rule prediction_profile:
     input:
-        problem=get_problem_file,
-        tables=get_problem_inputs,
+        unpack(get_problem),
         best="results/{problem}/fit/best.json",
     output:
         profile="results/{problem}/prediction/profiles/{prediction}.tsv",
     params:
+        study=study_config("solver", "prediction.level", "prediction.profile_points", "prediction.profile_max_range"),
         predictions=get_predictions,
-        level=config["prediction"]["level"],
-        profile_points=config["prediction"]["profile_points"],
-        profile_max_range=config["prediction"]["profile_max_range"],
-        solver=config["solver"],
         compile_cache=config["compile_cache"],
         library=LIBRARY,
         model_code=get_model_code,
@@ -68,8 +61,7 @@ rule prediction_profile:
 
 rule compare_predictions:
     input:
-        problem=get_problem_file,
-        tables=get_problem_inputs,
+        unpack(get_problem),
         best="results/{problem}/fit/best.json",
         bands="results/{problem}/prediction/bands.tsv",
         profiles=get_prediction_profiles,
@@ -89,8 +81,8 @@ rule compare_predictions:
             labels={"problem": "{problem}", "figure": "delta method vs profiles vs ensemble"},
         ),
     params:
+        study=study_config("solver"),
         predictions=get_predictions,
-        solver=config["solver"],
         compile_cache=config["compile_cache"],
         library=LIBRARY,
         model_code=get_model_code,

@@ -18,7 +18,7 @@ rule sloppiness:
             labels={"problem": "{problem}", "figure": "eigenvectors"},
         ),
     params:
-        rank_tolerance=config["identifiability"]["rank_tolerance"],
+        study=study_config("identifiability.rank_tolerance"),
         library=LIBRARY,
         model_code=get_model_code,
     log:
