@@ -18,7 +18,8 @@ import scipy.stats
 import fimflow
 from conftest import SHARED
 from fimflow.results import _files as _io
-from fimflow.fit._multistart import FitOptions, batch_kernel
+from fimflow.fit import FitOptions, batch_kernel
+from fimflow.identify._profile_verdict import side_end
 from fimflow.identify._profile import (
     ProfileOptions,
     profile_parameter,
@@ -377,3 +378,17 @@ def test_boehm_profiles_match_pypesto():
         assert result.verdict != "structurally non-identifiable"
         assert not (result.lower_flat or result.upper_flat), result.parameter_id
     logging.getLogger(__name__).info("Boehm profiles: %.1f s", time.perf_counter() - tic)
+
+
+def test_profile_ends_are_an_enum_written_as_plain_words(tmp_path):
+    """A side's end is a `ProfileEnd`; tables and logs carry the plain word."""
+    points = pd.DataFrame({"direction": [-1, -1, 1, 1], "status": ["ok", "crossing", "ok", "bound"],
+                           "value": [0.0, -1.0, 0.5, 2.0]})
+    lower = side_end(points, -1)
+    upper = side_end(points, 1)
+    assert lower == (fimflow.ProfileEnd.CROSSED, -1.0) and upper == (fimflow.ProfileEnd.BOUND, np.inf)
+    assert f"{lower[0]} {upper[0]}" == "crossed bound" and lower[0] == "crossed"
+    table = pd.DataFrame({"lower_end": [lower[0]], "upper_end": [upper[0]]})
+    table.to_csv(tmp_path / "ends.tsv", sep="\t", index=False)
+    assert (tmp_path / "ends.tsv").read_text() == "lower_end\tupper_end\ncrossed\tbound\n"
+    assert side_end(points[points["direction"] == 1].assign(status="ok"), 1)[0] is fimflow.ProfileEnd.MAX_POINTS

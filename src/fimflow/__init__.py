@@ -73,6 +73,7 @@ from .fisher import fisher_information as fisher_information
 from .identify import EigenAnalysis as EigenAnalysis
 from .identify import Identifiability as Identifiability
 from .identify import Sloppiness as Sloppiness
+from .identify import ProfileEnd as ProfileEnd
 from .identify import ProfileOptions as ProfileOptions
 from .identify import ProfileResult as ProfileResult
 from .identify import SloppinessSpectrum as SloppinessSpectrum

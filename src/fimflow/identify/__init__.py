@@ -18,6 +18,7 @@ from ._profile import ProfileResult as ProfileResult
 from ._profile import profile_parameter as profile_parameter
 from ._profile import profile_threshold as profile_threshold
 from ._profile import summarise_profile as summarise_profile
+from ._profile_verdict import ProfileEnd as ProfileEnd
 from ._profile_verdict import profile_summary as profile_summary
 from ._sloppiness import SloppinessSpectrum as SloppinessSpectrum
 from ._sloppiness import sloppiness_spectrum as sloppiness_spectrum

@@ -34,7 +34,7 @@ from ..fit import FitOptions, batch_kernel
 from ..simulate import Objective
 from .._precision import require_float64
 from ..problem import Problem
-from ._profile_verdict import ENDS, SUMMARY_COLUMNS, VERDICTS, profile_summary  # noqa: F401 (re-exported)
+from ._profile_verdict import ENDS, SUMMARY_COLUMNS, VERDICTS, ProfileEnd, profile_summary  # noqa: F401 (re-exported)
 from ._profile_verdict import others_at_bound, side_end, side_flat, side_limited, verdict
 from ._profile_walk import Point, Reoptimiser, walk
 from ..fit import all_finite
@@ -121,8 +121,8 @@ class ProfileResult:
     flat_tolerance: float
     lower: float
     upper: float
-    lower_end: str
-    upper_end: str
+    lower_end: ProfileEnd
+    upper_end: ProfileEnd
     lower_flat: bool
     upper_flat: bool
     verdict: str

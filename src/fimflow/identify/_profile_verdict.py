@@ -27,10 +27,26 @@ identifiable (another parameter at a bound during a crossing does not change thi
 at optima of real problems); otherwise practically non-identifiable.
 """
 
+import enum
+
 import numpy as np
 import pandas as pd
 
-ENDS = ("crossed", "bound", "max_points", "failed")
+
+class ProfileEnd(str, enum.Enum):
+    """How one side of a profile ended. A `str`: it equals, prints and is written as its plain
+    value, e.g. `"crossed"`."""
+
+    CROSSED = "crossed"  # the threshold was crossed: the side's value is a confidence bound
+    BOUND = "bound"  # the parameter's bound was reached below the threshold
+    MAX_POINTS = "max_points"  # the side's points were spent below the threshold
+    FAILED = "failed"  # a re-optimisation failed
+
+    __str__ = str.__str__  # "crossed", not "ProfileEnd.CROSSED"
+    __format__ = str.__format__
+
+
+ENDS = tuple(end.value for end in ProfileEnd)
 SUMMARY_COLUMNS = ("parameterId", "estimate", "lower", "upper", "lower_end", "upper_end", "lower_flat", "upper_flat",
                    "verdict", "threshold", "better_nll", "n_points")
 VERDICTS = ("identifiable", "practically non-identifiable", "structurally non-identifiable")
@@ -54,14 +70,14 @@ def _bound_sets(rows: pd.DataFrame) -> list[set]:
     return [set(range(int(n))) for n in rows["others_at_bound"]]
 
 
-def side_end(points: pd.DataFrame, direction: int) -> tuple[str, float]:
-    """How one side of a profile ended (`ENDS`) and its confidence bound (+-inf unless crossed)."""
+def side_end(points: pd.DataFrame, direction: int) -> tuple[ProfileEnd, float]:
+    """How one side of a profile ended and its confidence bound (+-inf unless crossed)."""
     side = points[points["direction"] == direction]
-    for status, end in (("crossing", "crossed"), ("bound", "bound"), ("failed", "failed")):
+    for status, end in (("crossing", ProfileEnd.CROSSED), ("bound", ProfileEnd.BOUND), ("failed", ProfileEnd.FAILED)):
         if status in set(side["status"]):
-            crossed = end == "crossed"
+            crossed = end == ProfileEnd.CROSSED
             return end, float(side.loc[side["status"] == "crossing", "value"].iloc[0]) if crossed else direction * np.inf
-    return "max_points", direction * np.inf
+    return ProfileEnd.MAX_POINTS, direction * np.inf
 
 
 def _outward(points: pd.DataFrame, direction: int) -> tuple[pd.Series, pd.DataFrame]:
