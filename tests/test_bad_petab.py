@@ -9,15 +9,18 @@ obs_a = scale_a * A (noise placeholder, `sigma_a` in the measurement table) and
 obs_b = B + offset_b (noise `sigma_b`).
 """
 
+import logging
+import os
 import re
 import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 import fimflow
 
-from helpers import workflow_rejection
+from helpers import REPO, workflow_rejection
 
 VALID = Path(__file__).resolve().parent / "data" / "petab_minimal"
 
@@ -225,3 +228,19 @@ def test_the_workflow_rejects_every_case_before_any_job(tmp_path):
     assert set(parts) == set(problems)
     for case_id, _, pattern in CASES:
         assert re.search(pattern, parts[case_id.replace("-", "_")]), (case_id, parts[case_id.replace("-", "_")])
+
+
+def test_a_missing_optional_visualization_table_is_a_warning(tmp_path, caplog):
+    """PEtab's visualization tables are optional: one named in the yaml but absent loads with a
+    warning naming it (before: petab's FileNotFoundError stopped the load)."""
+    source = os.path.join(REPO, "tests", "data", "petab_minimal")
+    for name in os.listdir(source):
+        shutil.copy(os.path.join(source, name), tmp_path / name)
+    spec = yaml.safe_load((tmp_path / "problem.yaml").read_text())
+    spec["problems"][0]["visualization_files"] = ["visualization_specification.tsv"]
+    (tmp_path / "problem.yaml").write_text(yaml.safe_dump(spec))
+    reference = fimflow.log_likelihood(fimflow.load_petab(os.path.join(source, "problem.yaml")))
+    with caplog.at_level(logging.WARNING, logger="fimflow.petab._import"):
+        problem = fimflow.load_petab(str(tmp_path / "problem.yaml"))
+    assert "visualization_specification.tsv" in caplog.text and "optional" in caplog.text
+    assert fimflow.log_likelihood(problem) == reference

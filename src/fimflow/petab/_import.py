@@ -29,6 +29,8 @@ from ..problem import check_unique, read_parameter_table, read_tsv, require_colu
 PREEQ = "preequilibrationConditionId"
 OBSERVABLE_PARAMETERS = "observableParameters"
 
+_log = logging.getLogger(__name__)
+
 
 def load_petab(yaml_path, *, problem_id: str | None = None) -> Problem:
     """Load, lint and check a PEtab v1 problem; returns the `Problem` the library works on.
@@ -161,9 +163,24 @@ def _quiet_petab():
 
 
 def _read(path):
+    """The `petab.Problem` of the yaml at `path`. Visualization tables are optional in PEtab
+    and fimflow draws none: one that is named but absent is a warning, and the problem loads
+    without it."""
+    with open(path) as handle:
+        config = yaml.safe_load(handle)
+    base = os.path.dirname(path)
+    for sub in config.get("problems") or []:
+        named = sub.get("visualization_files") or []
+        named = named if isinstance(named, list) else [named]
+        missing = [name for name in named if not os.path.isfile(os.path.join(base, str(name)))]
+        if missing:
+            _log.warning("%s: the visualization file(s) %s named in `visualization_files` do not exist; loaded "
+                         "without them (they are optional: fix the name or drop the entry to silence this).",
+                         path, ", ".join(map(str, missing)))
+            sub["visualization_files"] = [name for name in named if name not in missing]
     try:
         with _quiet_petab():
-            return petab.Problem.from_yaml(path)
+            return petab.Problem.from_yaml(config, base_path=base)
     except Exception as error:  # petab raises many types; the message is the useful part
         raise ProblemFileError(path, f"petab cannot read the problem: {type(error).__name__}: {error}") from error
 
