@@ -15,6 +15,7 @@ import re
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -173,7 +174,6 @@ CASES = [
     ("parameter-scale-ln", set_cell(P, 2, "parameterScale", "ln"), msg(r"\bln\b", r"lin, log,? (or )?log10")),
     ("parameter-lower-above-upper", set_cell(P, 3, "lowerBound", "20"), msg(r"scale_a", r"lowerBound.*(greater|>).*upperBound")),
     ("parameter-infinite-upper-bound", set_cell(P, 3, "upperBound", "inf"), msg(IN_P, r"scale_a", r"finite|bound")),
-    ("parameter-nominal-outside-bounds", set_cell(P, 3, "nominalValue", "50"), msg(IN_P, r"scale_a", r"50", r"outside")),
     ("parameter-log-scale-nonpositive-bound", set_cell(P, 4, "parameterScale", "log10"), msg(r"offset_b", r"log10", r"positive|> 0")),
     ("parameter-estimate-yes", set_cell(P, 2, "estimate", "yes"), msg(r"estimate", r"yes")),
     ("parameter-duplicate-id", set_cell(P, 6, "parameterId", "sigma_b"), msg(r"parameterId|" + IN_P, r"sigma_b", r"unique|duplicate")),
@@ -206,6 +206,24 @@ def test_valid_copy_loads(problem_copy):
     problem = fimflow.load_petab(problem_copy / Y)
     assert problem.parameters.ids == ("k1", "scale_a", "offset_b", "sigma_b", "sigma_a")
     assert problem.condition_ids == ("c0", "c1")
+
+
+# what PEtab's linter accepts loads, with a warning (the pattern) in the log and the problem's summary
+WARNED = [
+    ("parameter-nominal-outside-bounds", set_cell(P, 3, "nominalValue", "50"),
+     msg(IN_P, r"row 3, column nominalValue", r"`scale_a`", r"50", r"outside its bounds")),
+]
+
+
+@pytest.mark.parametrize("edit, pattern", [c[1:] for c in WARNED], ids=[c[0] for c in WARNED])
+def test_what_petab_accepts_loads_with_a_warning(problem_copy, edit, pattern, caplog):
+    edit(problem_copy)
+    with caplog.at_level(logging.WARNING, logger="fimflow"):
+        problem = fimflow.load_petab(problem_copy / Y)
+    (warning,) = problem.warnings
+    assert re.search(pattern, warning), warning
+    assert warning in caplog.text and fimflow.problem_summary(problem)["warnings"] == [warning]
+    assert np.isfinite(fimflow.log_likelihood(problem))  # at the nominal values, outside the bounds
 
 
 @pytest.mark.parametrize("edit, pattern", [c[1:] for c in CASES], ids=[c[0] for c in CASES])

@@ -6,11 +6,13 @@ and the column or key at fault.
 """
 
 import dataclasses
+import logging
 import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -211,14 +213,10 @@ CASES = [
     Case("parameter_log_scale_lower_negative", "cascade",
          both(set_cell(PARS, 2, "parameterScale", "log"), set_cell(PARS, 2, "lowerBound", "-1")), PFE, PARS, 2,
          ("lowerBound", "log")),
-    Case("parameter_fixed_log_scale_nonpositive_nominal", "pk_fixed_dose", set_cell(PARS, 2, "nominalValue", "0"), PFE,
-         PARS, 2, ("nominalValue",)),
     Case("parameter_infinite_bound_estimated", "pk_fixed_dose", set_cell(PARS, 3, "upperBound", "inf"), PFE, PARS, 3,
          ("upperBound", "finite")),
     Case("parameter_non_numeric_bound", "cascade", set_cell(PARS, 8, "lowerBound", "small"), PFE, PARS, 8,
          ("lowerBound", "small")),
-    Case("parameter_nominal_outside_bounds", "pk_fixed_dose", set_cell(PARS, 4, "nominalValue", "500"), PFE, PARS, 4,
-         ("nominalValue", "500")),
     Case("parameter_nominal_nan", "pk_fixed_dose", set_cell(PARS, 4, "nominalValue", "nan"), PFE, PARS, 4,
          ("nominalValue",)),
     Case("parameter_estimate_not_binary", "pk_fixed_dose", set_cell(PARS, 3, "estimate", "yes"), PFE, PARS, 3,
@@ -355,6 +353,38 @@ def test_model_module_that_fails_on_import(tmp_path, monkeypatch):
         fimflow.load_problem(folder / "problem.yaml")
     message = str(info.value)
     assert YAML in message and "`model`" in message and "boom in model module" in message
+
+
+# what PEtab accepts loads: with a warning naming file, row, column and why (the Case's `error`
+# is unused; `tokens` must be in the warning), or silently
+WARNED = [
+    Case("parameter_nominal_outside_bounds", "pk_fixed_dose", set_cell(PARS, 4, "nominalValue", "500"), None, PARS, 4,
+         ("nominalValue", "500", "`CL`", "outside its bounds")),
+    Case("parameter_log_scale_nominal_zero", "pk_fixed_dose", set_cell(PARS, 3, "nominalValue", "0"), None, PARS, 3,
+         ("nominalValue", "`V`", "log10", "undefined")),
+]
+SILENT = [
+    # a fixed parameter is used at its nominal value on the linear scale: its scale is not checked
+    Case("parameter_fixed_log_scale_nonpositive_nominal", "pk_fixed_dose", set_cell(PARS, 2, "nominalValue", "0"), None,
+         PARS, 2),
+]
+
+
+@pytest.mark.parametrize("case", WARNED + SILENT, ids=[case.id for case in WARNED + SILENT])
+def test_what_petab_accepts_loads_with_a_warning(tmp_path, case, caplog):
+    path = _build(case, tmp_path)
+    with caplog.at_level(logging.WARNING, logger="fimflow"):
+        problem = fimflow.load_problem(path)
+    if case in SILENT:
+        assert problem.warnings == () and not caplog.records
+        assert np.isfinite(fimflow.log_likelihood(problem))  # a dose of 0: nothing absorbed, still a likelihood
+        return
+    (warning,) = problem.warnings
+    assert f"{case.file}, row {case.row}, column {case.tokens[0]}" in warning
+    for token in case.tokens:
+        assert token in warning, f"{token!r} not in {warning!r}"
+    assert warning in caplog.text
+    assert fimflow.problem_summary(problem)["warnings"] == [warning]
 
 
 def test_corpus_is_large_enough():

@@ -52,6 +52,8 @@ def load_petab(yaml_path, *, problem_id: str | None = None) -> Problem:
         if key != "measurements":
             check_unique(table, columns[0], files[key], key[:-1])
     parameters = read_parameter_table(files["parameters"])
+    for warning in parameters.warnings:
+        _log.warning(warning)
     if not os.path.isfile(files["sbml"]):
         raise ProblemFileError(files["sbml"], "SBML file not found. Check `sbml_files` in the problem yaml.")
     try:

@@ -29,6 +29,7 @@ class ParameterTable:
     estimate: np.ndarray
     prior_codes: np.ndarray | None = None
     prior_parameters: np.ndarray | None = None
+    warnings: tuple[str, ...] = ()  # what PEtab accepts but deserves a word (file, row, column)
 
     @property
     def has_priors(self) -> bool:
@@ -122,6 +123,12 @@ class Problem:
     preequilibration: np.ndarray | None = None
     preequilibration_parameter_index: np.ndarray | None = None
     preequilibration_parameter_value: np.ndarray | None = None
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """What loaded but deserves a word (file, row, column, and why), e.g. a nominal value
+        outside its bounds: PEtab accepts it, the import logs it, `problem/summary.json` keeps it."""
+        return self.parameters.warnings
 
     @property
     def parameter_ids(self) -> tuple[str, ...]:

@@ -1,5 +1,6 @@
 """Load a problem written as a Python/JAX model plus PEtab-style tables (`problem.yaml`)."""
 
+import logging
 import os
 
 import numpy as np
@@ -22,6 +23,7 @@ from ._tables import (
     require_columns,
 )
 
+_log = logging.getLogger(__name__)
 PROBLEM_KEYS = {"format", "model", "parameters", "measurements", "conditions", "observables"}
 PYTHON_FORMAT = "fimflow-python-1"
 
@@ -79,6 +81,8 @@ def load_python_problem(path, *, problem_id: str | None = None) -> Problem:
     spec = read_problem_file(path)
     model = _import_model(spec["model"], str(path))
     parameters = read_parameter_table(spec["parameters"])
+    for warning in parameters.warnings:
+        _log.warning(warning)
     pids = list(parameters.ids)
 
     mpath = spec["measurements"]

@@ -90,13 +90,15 @@ def number_or_id(text: str, known_ids, path, row: int, column: str, what: str):
 def read_parameter_table(path) -> ParameterTable:
     """Read and check a PEtab parameter table.
 
-    **Raises:** `ProblemFileError` for missing columns, duplicate ids, unknown scales,
-    `lowerBound >= upperBound`, non-positive bounds of log-scaled parameters, a nominal value
-    outside the bounds or an `estimate` other than 0/1.
+    **Raises:** `ProblemFileError` for missing columns, duplicate ids, unknown scales, an
+    `estimate` other than 0/1, and for estimated parameters `lowerBound >= upperBound`, infinite
+    bounds or non-positive bounds of log-scaled parameters. An estimated parameter's nominal
+    value outside its bounds or not positive on a log scale is a warning (`ParameterTable.warnings`),
+    as PEtab accepts it.
     """
     table = read_tsv(path)
     require_columns(table, C.PARAMETER_REQUIRED, path)
-    ids, scales, lower, upper, nominal, estimate = [], [], [], [], [], []
+    ids, scales, lower, upper, nominal, estimate, warnings = [], [], [], [], [], [], []
     for i, rec in enumerate(table.to_dict("records")):
         row = i + 2
         pid = rec[C.PARAMETER_ID].strip()
@@ -138,14 +140,17 @@ def read_parameter_table(path) -> ParameterTable:
                     row=row,
                     column=C.LOWER_BOUND,
                 )
-            if not lo <= nom <= hi:
-                raise ProblemFileError(
-                    path, f"nominal value {nom} of `{pid}` lies outside its bounds [{lo}, {hi}].", row=row, column=C.NOMINAL_VALUE
-                )
-        elif scale != "lin" and nom <= 0:
-            raise ProblemFileError(
-                path, f"fixed parameter `{pid}` has nominal value {nom} <= 0 but scale `{scale}`.", row=row, column=C.NOMINAL_VALUE
-            )
+            # PEtab accepts both (nominal values are on the linear scale, where the model still
+            # simulates): a warning, and only this parameter's estimation-scale value is undefined
+            where = f"{path}, row {row}, column {C.NOMINAL_VALUE}"
+            if scale != "lin" and not nom > 0:
+                warnings.append(f"{where}: nominal value {nom} of estimated parameter `{pid}` has no value on its "
+                                f"scale `{scale}` (the model simulates at it; its {scale} value is undefined).")
+            elif not lo <= nom <= hi:
+                warnings.append(f"{where}: nominal value {nom} of estimated parameter `{pid}` lies outside its "
+                                f"bounds [{lo}, {hi}] (starts and fits stay within the bounds).")
+        # bounds and nominal values of fixed parameters are not checked against their scale
+        # (PEtab does not: a fixed parameter is used at its nominal value, on the linear scale)
         ids.append(pid)
         scales.append(scale)
         lower.append(lo)
@@ -161,6 +166,7 @@ def read_parameter_table(path) -> ParameterTable:
         upper=np.array(upper),
         nominal=np.array(nominal),
         estimate=np.array(estimate, dtype=bool),
+        warnings=tuple(warnings),
     )
 
 

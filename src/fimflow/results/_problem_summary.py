@@ -32,4 +32,5 @@ def problem_summary(problem: Problem) -> dict:
         "measurements_per_observable": counts,
         "parameters": table.to_dict("records"),
         "sources": {os.path.relpath(p): _sha256(p) for p in problem.sources},  # relative: no host paths
+        "warnings": list(problem.warnings),
     }
