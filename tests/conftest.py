@@ -21,7 +21,7 @@ setup_jax(COMPILE_CACHE)
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # the reference data beside the checkout (FIMFLOW_SHARED moves it: the test of the CI guard below)
 SHARED = os.environ.get("FIMFLOW_SHARED") or os.path.join(os.path.dirname(REPO), "shared")
-SHARED_PARTS = ("benchmark_models", "reference", "petab_test_suite")
+SHARED_PARTS = ("benchmark_models", "benchmark_collection", "reference", "petab_test_suite")
 
 
 def pytest_configure(config):
@@ -45,6 +45,7 @@ def rng():
 # collection order (two to each worker at the start), so the long ones (real snakemake runs, a SLURM
 # cluster, large benchmark models) start at once and the short ones fill the gaps.
 SLOW_FIRST = ("test_workflow.py", "test_slurm.py", "test_faults.py", "test_benchmark_derivatives.py", "test_install.py",
+              "test_readme.py", "test_petab_collection.py",
               "test_petab_benchmarks.py",
               "test_model_code.py")
 

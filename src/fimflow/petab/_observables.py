@@ -43,7 +43,9 @@ class Observables:
             nps = self._placeholders(noise, "noiseParameter", oid, row, C.NOISE_FORMULA)
             for expr, allowed, column in (
                 (formula, known | set(op), OBSERVABLE_FORMULA),
-                (noise, known | set(nps) | {oid}, C.NOISE_FORMULA),
+                # PEtab v1 lets a noise formula use its observable's id and its observable
+                # placeholders (e.g. sigma = a + b * scale * state, the scale estimated per row)
+                (noise, known | set(nps) | set(op) | {oid}, C.NOISE_FORMULA),
             ):
                 unknown = sorted({s.name for s in expr.free_symbols} - allowed - {TIME.name})
                 if unknown:
