@@ -18,7 +18,8 @@ SIMULATED_AT_NOMINAL = {
     "Raia_CancerResearch2011": "noise formulas with observable placeholders and model states",
 }
 
-pytestmark = pytest.mark.skipif(not os.path.isdir(COLLECTION), reason=f"{COLLECTION} not found")
+pytestmark = [pytest.mark.slow,  # real collection problems: tens of seconds each
+              pytest.mark.skipif(not os.path.isdir(COLLECTION), reason=f"{COLLECTION} not found")]
 
 
 @pytest.mark.parametrize("name", sorted(SIMULATED_AT_NOMINAL))
