@@ -50,6 +50,8 @@ def test_x_is_checked_and_an_empty_time_list_profiles_nothing():
     study = fimflow.Calibration(load("pk_fixed_dose"))
     with pytest.raises(ValueError, match=r"2 estimated parameters \['V', 'CL'\] on the estimation scale"):
         study.fisher(np.zeros(3))
+    with pytest.raises(ValueError, match="`which` must be one of"):
+        study.identifiability(study.x(), fim=np.eye(2), which="observd")
     spec = study.predictions()[0]
     empty = study.prediction_profiles(study.x(), [spec], times=[])
     assert empty.empty and list(empty.columns) == ["prediction", "time", "value", "lower", "upper", "lower_end",

@@ -10,16 +10,18 @@ import numpy as np
 import pandas as pd
 
 from .design import DesignOptions, DesignResult, optimal_design, sensitivity_curves
-from .fisher import FisherResult, fisher_information
+from .fisher import FisherResult, expected_fisher_information, fisher_information, observed_fisher_information
 from .fit import FitOptions, MultistartResult, fit_multistart, latin_hypercube_starts
 from .fit import BestFit, best_fit
 from .identify import (ProfileOptions, ProfileResult, StructuralOptions, StructuralResult, profile_parameter,
                        structural_identifiability)
-from .identify import Identifiability, Sloppiness, identifiability, sloppiness
+from .identify import Identifiability, Sloppiness, eigen_analysis, identifiability, sloppiness
 from .predict import (PredictionProfileOptions, PredictionSpec, default_predictions, ensemble_bands,
                       ensemble_from_profiles, prediction_bands, prediction_profile_bands)
 from .problem import Problem, dense_design
-from .simulate import Objective, SolverConfig, log_likelihood, simulate_curves, simulate_measurements
+from .simulate import Objective, SolverConfig, log_likelihood, simulate_curves, simulate_measurements, stored_call
+
+_FIMS = {"expected": expected_fisher_information, "observed": observed_fisher_information}
 
 
 class Calibration:
@@ -53,11 +55,7 @@ class Calibration:
         """`x` as an array on the estimation scale: a `BestFit`'s, or the nominal values for `None`."""
         if x is None:
             return self.problem.parameters.nominal_theta()
-        x = np.asarray(x.x if isinstance(x, BestFit) else x, dtype=np.float64)
-        if x.shape != (self.problem.n_params,):
-            raise ValueError(f"`x` must hold the {self.problem.n_params} estimated parameters "
-                             f"{list(self.problem.parameter_ids)} on the estimation scale, got shape {x.shape}.")
-        return x
+        return self.problem.check_x(x.x if isinstance(x, BestFit) else x)
 
     # simulate
     def log_likelihood(self, x=None) -> float:
@@ -94,11 +92,15 @@ class Calibration:
         return fisher_information(self.problem, self.x(x), objective=self.objective)
 
     def _fim(self, x, fim, which: str) -> np.ndarray:
+        """The `which` FIM: from `fim` (a `FisherResult` or a matrix) if given, else only that one
+        computed at `x` (the observed one costs second derivatives: not computed unless asked)."""
+        if which not in _FIMS:
+            raise ValueError(f"`which` must be one of {tuple(_FIMS)}, got {which!r}.")
+        if isinstance(fim, FisherResult):
+            return np.asarray(getattr(fim, which))
         if fim is not None:
-            return np.asarray(fim.expected if which == "expected" else fim.observed) if isinstance(
-                fim, FisherResult) else np.asarray(fim, dtype=np.float64)
-        result = self.fisher(x)
-        return result.expected if which == "expected" else result.observed
+            return np.asarray(fim, dtype=np.float64)
+        return np.asarray(stored_call(_FIMS[which], self.objective, self.x(x)))
 
     def identifiability(self, x, *, fim=None, which: str = "expected", rank_tolerance: float = 1e-8,
                         participation: float = 0.1) -> Identifiability:
@@ -130,7 +132,8 @@ class Calibration:
     def predict(self, x, predictions=None, *, fim=None, level: float = 0.95, rank_tolerance: float = 1e-8):
         """Delta-method bands of `predictions` at `x`, each eigen-direction's share of the variance.
         **Returns:** `(bands, contributions)` tables (see `prediction_bands`)."""
-        analysis = self.sloppiness(x, fim=fim, rank_tolerance=rank_tolerance).analysis
+        analysis = eigen_analysis(self._fim(x, fim, "expected"), self.problem.parameter_ids,
+                                  relative_tolerance=rank_tolerance)
         return prediction_bands(self.problem, self.x(x), self.predictions(predictions), analysis, level=level,
                                 objective=self.objective)
 

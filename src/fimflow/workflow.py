@@ -68,7 +68,7 @@ def options_from_config(config: dict, *, threads: int | None = None) -> StudyOpt
         values["profiles"] = ProfileOptions(**config["profiles"])
     if "structural" in config:
         values["structural"] = StructuralOptions(**config["structural"],
-                                                 participation=values.get("participation", 0.1))
+                                                 participation=values.get("participation", StudyOptions.participation))
     if "design" in config:
         design = dict(config["design"])
         if "n_samples" in design:

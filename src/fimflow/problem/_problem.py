@@ -139,6 +139,17 @@ class Problem:
     def n_params(self) -> int:
         return len(self.parameter_ids)
 
+    def check_x(self, x) -> np.ndarray:
+        """`x` as a float64 array when it holds the estimated parameters (the order of
+        `parameter_ids`, estimation scale); a `ValueError` naming them otherwise."""
+        x = np.asarray(x, dtype=np.float64)
+        if x.shape != (self.n_params,):
+            raise ValueError(
+                f"`x` must hold the {self.n_params} estimated parameters "
+                f"{list(self.parameter_ids)} on the estimation scale, got shape {x.shape}."
+            )
+        return x
+
     @property
     def observable_ids(self) -> tuple[str, ...]:
         return self.model.observable_names

@@ -77,12 +77,7 @@ def to_scale(values, scales) -> np.ndarray:
 
     A name other than `log` and `log10` leaves its value linear.
     """
-    values = np.asarray(values, dtype=np.float64)
-    out = values.copy()
-    for i, name in enumerate(scales):
-        if name in ("log", "log10"):
-            out[i] = Scale.of(name).from_linear(values[i])
-    return out
+    return _elementwise(values, scales, Scale.from_linear)
 
 
 def from_scale(values, scales) -> np.ndarray:
@@ -90,11 +85,16 @@ def from_scale(values, scales) -> np.ndarray:
 
     A name other than `log` and `log10` leaves its value as it is.
     """
+    return _elementwise(values, scales, Scale.to_linear)
+
+
+def _elementwise(values, scales, transform) -> np.ndarray:
+    """`transform(Scale, value)` of each value whose scale is `log` or `log10`; the others as they are."""
     values = np.asarray(values, dtype=np.float64)
     out = values.copy()
     for i, name in enumerate(scales):
         if name in ("log", "log10"):
-            out[i] = Scale.of(name).to_linear(values[i])
+            out[i] = transform(Scale.of(name), values[i])
     return out
 
 

@@ -24,13 +24,7 @@ def _evaluate(objective, theta):
 def _theta(problem: Problem, x) -> jnp.ndarray:
     if x is None:
         return jnp.asarray(problem.parameters.nominal_theta())
-    x = np.asarray(x, dtype=np.float64)
-    if x.shape != (problem.n_params,):
-        raise ValueError(
-            f"`x` must hold the {problem.n_params} estimated parameters "
-            f"{list(problem.parameter_ids)} on the estimation scale, got shape {x.shape}."
-        )
-    return jnp.asarray(x)
+    return jnp.asarray(problem.check_x(x))
 
 
 def log_likelihood(problem: Problem, x=None, *, config: SolverConfig = SolverConfig()) -> float:
