@@ -15,7 +15,7 @@ def sbml(*, compartments=(("cell", 1.0),), species=(), parameters=(), reactions=
          assignment_rules=(), initial_assignments=(), functions=(), events=()) -> str:
     """SBML L3V2 text. `species`: (id, initial, hasOnlySubstanceUnits, "amount"|"concentration",
     compartment); `reactions`: (id, reactants, products, formula); `events`: (id, trigger,
-    {variable: formula}); rules and assignments: (variable, formula); `functions`: (id, lambda)."""
+    {variable: formula}[, {"initial_value": bool, "priority": formula}]); rules and assignments: (variable, formula); `functions`: (id, lambda)."""
     document = libsbml.SBMLDocument(3, 2)
     model = document.createModel()
     model.setId("test_model")
@@ -52,11 +52,14 @@ def sbml(*, compartments=(("cell", 1.0),), species=(), parameters=(), reactions=
     for var, formula in initial_assignments:
         ia = model.createInitialAssignment()
         ia.setSymbol(var), ia.setMath(_math(formula))
-    for eid, trigger, assignments in events:
+    for eid, trigger, assignments, *options in events:
+        options = options[0] if options else {}
         e = model.createEvent()
         e.setId(eid), e.setUseValuesFromTriggerTime(True)
         t = e.createTrigger()
-        t.setMath(_math(trigger)), t.setInitialValue(True), t.setPersistent(True)
+        t.setMath(_math(trigger)), t.setInitialValue(options.get("initial_value", True)), t.setPersistent(True)
+        if "priority" in options:
+            e.createPriority().setMath(_math(options["priority"]))
         for var, formula in assignments.items():
             a = e.createEventAssignment()
             a.setVariable(var), a.setMath(_math(formula))

@@ -75,6 +75,8 @@ def load_petab(yaml_path, *, problem_id: str | None = None) -> Problem:
     table = problem.measurement_df.reset_index(drop=True)
     mpath = files["measurements"]
     rows = _measurement_rows(table, mpath, observables, conditions)
+    if model.state_events:
+        _refuse_steady_states_with_events(rows, mpath, files["sbml"])
     _lint(problem, path)
     entries = list(dict.fromkeys((r["pre"], r["sim"]) for r in rows))
     sims = [e[1] for e in entries]
@@ -217,14 +219,29 @@ def _lint(problem, path) -> None:
         raise ProblemFileError(path, f"the problem fails PEtab linting: {detail}")
 
 
+def _refuse_steady_states_with_events(rows, path, sbml_path) -> None:
+    """Steady states (pre-equilibration, time `inf`) of a model with state-triggered events: PEtab
+    v1 does not say whether events fire on the way there, so fimflow refuses the rows."""
+    for i, r in enumerate(rows):
+        where = ("preequilibrationConditionId", "a pre-equilibration") if r["pre"] else (C.TIME, "a steady-state time (inf)") if math.isinf(r["time"]) else None
+        if where:
+            raise ProblemFileError(
+                path,
+                f"{where[1]} with a model whose events are triggered by its states ({os.path.basename(sbml_path)}): "
+                "PEtab v1 leaves open whether such events fire on the way to the steady state, and fimflow does "
+                "not guess. Simulate the approach to steady state explicitly (a long first period) instead.",
+                row=i + 2, column=where[0],
+            )
+
+
 def _check_condition_columns(df, path, spec, inputs) -> list:
     """States set by the condition table (initial values); every column must be settable."""
     overridable = []
     for column in df.columns:
         if column == "conditionName":
             continue
-        if column in spec.states:
-            overridable.append(column)
+        if column in spec.states or column in spec.initially_assigned:
+            overridable.append(column)  # a value that replaces the initial value or assignment
         elif column not in inputs:
             why = "is computed by an assignment rule or initial assignment" if column in spec.entities else "is not an entity of the model"
             raise ProblemFileError(path, f"condition table column `{column}` {why}; a condition can set only parameters, compartments and initial values of species.", column=column)

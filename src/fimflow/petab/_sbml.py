@@ -9,9 +9,12 @@ Conventions (SBML semantics, constant compartments):
 - inputs (the model parameters a condition can set) are the constant parameters and
   compartments; initial assignments to parameters and compartments are evaluated like
   assignment rules (they must not depend on species or time);
-- time-triggered events (`time >= expr`, `expr` free of states) stop and restart the
-  integration; `time`-dependent piecewise conditions give breakpoints the step-size
-  controller steps onto.
+- events (not delayed) fire when their trigger turns from false to true: a trigger is a
+  relation (`<`, `<=`, `>`, `>=`) of any expressions, or `and`/`or`/`not` of such, and becomes
+  a root function `g` (trigger true exactly where `g > 0`: `a > b` is `a - b`, `and` the
+  minimum, `or` the maximum, `not` the negation); `time >= expr` with `expr` free of states is
+  a time-triggered event (its time is known before the solve);
+  `time`-dependent piecewise conditions give breakpoints the step-size controller steps onto.
 """
 
 import dataclasses
@@ -29,13 +32,32 @@ class SBMLError(ValueError):
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class TimeEvent:
-    """An event fired once when `time` reaches `time_expr`; assignments use pre-event values."""
+class Event:
+    """An SBML event without delay: it fires when its trigger turns from false to true.
+
+    `root`: the trigger as a root function (true exactly where `root > 0`); `time_expr`: for a
+    trigger `time >= expr` (`expr` free of states), `expr`, else None. `initial_value`: the
+    trigger's value just before $t_0$ (SBML `initialValue`; False: an event true at $t_0$ fires
+    there). `values_from_trigger_time` (SBML `useValuesFromTriggerTime`): assignments are computed
+with the values when the trigger turned true, else when the event fires (these differ only
+when simultaneous events are executed one after the other). `persistent`: a pending event fires even if its trigger turns false first (only
+    matters when simultaneous events are ordered). `priority`: SBML priority expression or None
+    (simultaneous events fire highest priority first, then in document order). Assignments
+    of one event are computed together, before any of them is made.
+    """
 
     id: str
-    time_expr: sp.Expr
+    root: sp.Expr
+    time_expr: sp.Expr | None
     assignments: tuple[tuple[str, sp.Expr], ...]
-    fires_at_start: bool
+    initial_value: bool
+    persistent: bool = True
+    priority: sp.Expr | None = None
+    values_from_trigger_time: bool = True
+
+    @property
+    def fires_at_start(self) -> bool:
+        return not self.initial_value
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -56,10 +78,13 @@ class SBMLSpec:
     derivatives: tuple[sp.Expr, ...]
     initial: dict
     initial_order: tuple[str, ...]
-    events: tuple[TimeEvent, ...]
+    events: tuple[Event, ...]
     breakpoints: tuple[sp.Expr, ...]
     species: tuple[str, ...]
     entities: tuple[str, ...]
+    initially_assigned: tuple[str, ...] = ()
+    """Constant parameters and compartments whose value is an initial assignment (in `derived`):
+    a PEtab condition may set them instead."""
 
     @property
     def derived_ids(self) -> tuple[str, ...]:
@@ -192,13 +217,9 @@ class _Reader:
             if unknown:
                 raise SBMLError(f"math of `{name}` uses undefined id(s) {sorted(unknown)}.")
         exprs = [e for _, e in derived_items] + list(rhs.values())
-        for event in events:
-            free = {s.name for s in event.time_expr.free_symbols}
-            if not free <= set(inputs):
-                raise SBMLError(
-                    f"event `{event.id}`: trigger time `{event.time_expr}` depends on {sorted(free - set(inputs))}; "
-                    "only constant parameters and compartments are supported there."
-                )
+        for i, event in enumerate(events):
+            if event.time_expr is not None and not {s.name for s in event.time_expr.free_symbols} <= set(inputs):
+                events[i] = event = dataclasses.replace(event, time_expr=None)  # a time that moves with the states
             for var, _ in event.assignments:
                 if var not in states:
                     raise SBMLError(f"event `{event.id}` assigns `{var}`, which is not a species or parameter.")
@@ -215,6 +236,7 @@ class _Reader:
             breakpoints=_breakpoints(exprs, set(inputs)),
             species=tuple(s for s in species if s in states),
             entities=tuple(sorted(entities)),  # sorted: a stable repr (the compiled-program key)
+            initially_assigned=tuple(sorted(v for v in initial_assignments if v in derived and v not in fluxes and v not in assignment)),
         )
 
     def reject_unsupported(self):
@@ -240,19 +262,31 @@ class _Reader:
         where = f"event `{e.getId() or '(no id)'}`"
         if e.isSetDelay():
             raise SBMLError(f"{where}: delayed events are not supported.")
-        trigger = self.math(e.getTrigger().getMath() if e.isSetTrigger() else None, f"trigger of {where}")
-        time_expr = _trigger_time(trigger)
-        if time_expr is None:
-            raise SBMLError(
-                f"{where}: trigger `{trigger}` is not time-triggered; only triggers "
-                "`time >= expr` / `time > expr` with `expr` free of states are supported."
-            )
+        if not e.isSetTrigger() or e.getTrigger().getMath() is None:
+            raise SBMLError(f"{where} has no trigger.")
+        trigger = self.math(e.getTrigger().getMath(), f"trigger of {where}")
+        try:
+            root = _root_function(trigger)
+        except SBMLError as error:
+            raise SBMLError(f"{where}: trigger `{trigger}`: {error}") from None
         assignments = tuple(
             (a.getVariable(), self.math(a.getMath(), f"assignment to `{a.getVariable()}` in {where}"))
             for a in e.getListOfEventAssignments()
         )
-        initial_value = e.getTrigger().isSetInitialValue() and e.getTrigger().getInitialValue()
-        return TimeEvent(e.getId(), time_expr, assignments, fires_at_start=not initial_value)
+        t = e.getTrigger()
+        priority = None
+        if e.isSetPriority() and e.getPriority().getMath() is not None:
+            priority = self.math(e.getPriority().getMath(), f"priority of {where}")
+        return Event(
+            id=e.getId(),
+            root=root,
+            time_expr=_trigger_time(trigger),
+            assignments=assignments,
+            initial_value=t.isSetInitialValue() and bool(t.getInitialValue()),
+            persistent=bool(t.getPersistent()) if t.isSetPersistent() else True,
+            priority=priority,
+            values_from_trigger_time=e.getUseValuesFromTriggerTime() if e.isSetUseValuesFromTriggerTime() else True,
+        )
 
 
 def _value(element) -> float:
@@ -307,6 +341,24 @@ def _trigger_time(trigger):
     if lhs == TIME and TIME not in rhs.free_symbols:
         return rhs
     return None
+
+
+def _root_function(trigger) -> sp.Expr:
+    """`g` with the trigger true exactly where `g > 0` (up to where `g = 0`, a set of no time)."""
+    if isinstance(trigger, (sp.GreaterThan, sp.StrictGreaterThan)):
+        return trigger.args[0] - trigger.args[1]
+    if isinstance(trigger, (sp.LessThan, sp.StrictLessThan)):
+        return trigger.args[1] - trigger.args[0]
+    if isinstance(trigger, sp.And):
+        return sp.Min(*[_root_function(a) for a in trigger.args], evaluate=False)
+    if isinstance(trigger, sp.Or):
+        return sp.Max(*[_root_function(a) for a in trigger.args], evaluate=False)
+    if isinstance(trigger, sp.Not):
+        return -_root_function(trigger.args[0])
+    raise SBMLError(
+        "only relations (<, <=, >, >=) of expressions and and/or/not of them can be triggers "
+        "(an equality or a constant never turns from false to true at a located time)."
+    )
 
 
 def _breakpoints(exprs, inputs) -> tuple:

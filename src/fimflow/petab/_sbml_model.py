@@ -2,7 +2,8 @@
 
 Besides the model protocol it offers what PEtab problems need: observables and noise with
 per-measurement placeholder values, initial values a condition may override (NaN = keep),
-re-initialisation after pre-equilibration, breakpoints and time-triggered events.
+re-initialisation after pre-equilibration, breakpoints, and events (time-triggered ones by their
+times, the others by root functions of time, states and parameters).
 """
 
 import dataclasses
@@ -55,8 +56,15 @@ class SBMLModel(AbstractODEModel):
         for i, s in enumerate(self.spec.states):
             env[s] = y[i]
         for var, expr in self.spec.derived:
-            env[var] = evaluate(expr, env)
+            env[var] = self._derived(var, expr, env)
         return env
+
+    def _derived(self, var, expr, env):
+        value = evaluate(expr, env)
+        if var in self.overridable:  # an initially assigned parameter a condition may set (NaN = keep)
+            override = env[var + INITIAL_SUFFIX]
+            value = jnp.where(jnp.isnan(override), value, override)
+        return value
 
     def vector_field(self, t, y, theta):
         env = self._env(t, y, theta)
@@ -74,7 +82,7 @@ class SBMLModel(AbstractODEModel):
                     value = jnp.where(jnp.isnan(override), value, override)
                 env[name] = value
             else:
-                env[name] = evaluate(derived[name], env)
+                env[name] = self._derived(name, derived[name], env)
         return jnp.stack([jnp.broadcast_to(env[s], ()).astype(jnp.float64) for s in self.spec.states])
 
     def reinitialise(self, y, theta):
@@ -122,6 +130,39 @@ class SBMLModel(AbstractODEModel):
     @property
     def n_events(self) -> int:
         return len(self.spec.events)
+
+    @property
+    def state_events(self) -> bool:
+        """Whether some trigger depends on the states (events are then located by root finding)."""
+        return any(e.time_expr is None for e in self.spec.events)
+
+    def event_roots(self, t, y, theta):
+        """Each trigger's root function at (t, y): the trigger is true exactly where it is > 0."""
+        env = self._env(t, y, theta)
+        return jnp.stack([jnp.broadcast_to(evaluate(e.root, env), ()).astype(jnp.float64) for e in self.spec.events])
+
+    def event_initial_values(self):
+        """Each trigger's value just before $t_0$ (SBML `initialValue`)."""
+        return jnp.asarray([e.initial_value for e in self.spec.events])
+
+    def event_persistent(self):
+        return jnp.asarray([e.persistent for e in self.spec.events])
+
+    def event_values_from_trigger_time(self):
+        return jnp.asarray([e.values_from_trigger_time for e in self.spec.events])
+
+    def event_assigns(self):
+        """(n_events, n_states): which states each event assigns."""
+        return jnp.asarray([[s in dict(e.assignments) for s in self.spec.states] for e in self.spec.events])
+
+    def event_priorities(self, t, y, theta):
+        """Each event's priority at (t, y) (events without one rank below any that has one)."""
+        env = self._env(t, y, theta)
+        lowest = jnp.asarray(-jnp.finfo(jnp.float64).max)
+        return jnp.stack([
+            lowest if e.priority is None else jnp.broadcast_to(evaluate(e.priority, env), ()).astype(jnp.float64)
+            for e in self.spec.events
+        ])
 
     def event_times(self, theta):
         env = self._inputs(theta)

@@ -8,6 +8,8 @@ import optimistix as optx
 from jaxtyping import Array, Bool, Float
 
 from ..problem import AbstractODEModel
+from ._events import integrate_with_state_events
+from ._stepping import diffeqsolve
 
 
 class SolverConfig(eqx.Module):
@@ -114,7 +116,9 @@ def solve_condition(
       state under `theta_pre`, re-initialised by `model.reinitialise` (PEtab semantics).
     - `steady_state_times`: `ts` may end in `inf` (steady-state measurements).
     - Models with `discontinuities(theta)` get those times as step-size breakpoints; models
-      with time-triggered events (`n_events`) are integrated in segments between events.
+      with time-triggered events (`n_events`) are integrated in segments between events;
+      models whose triggers depend on the states (`state_events`) locate their events by root
+      finding (`integrate_with_state_events`).
 
     Forward-mode differentiable (`jax.jacfwd`) through `diffrax.ForwardMode`. A failed solve
     (step limit, non-finite state, no steady state) returns `ok = False` instead of raising.
@@ -136,44 +140,13 @@ def solve_condition(
     return ys, ok & ok_t & jnp.all(jnp.isfinite(ys))
 
 
-def _diffeqsolve(model, theta, y0, t0, t1, saveat, config, event=None):
-    jumps = model.discontinuities(theta) if hasattr(model, "discontinuities") else None
-    vector_field = model.vector_field
-    if jumps is not None:
-        # Only switches inside (t0, t1) need the controller. One at t1 itself is seen by the last
-        # stage of every step that ends there, which then fails its error test: the steps halve
-        # towards t1 without end (Fujita_SciSignal2010, switch at t1 = 3600: 20,000 steps, 11,600
-        # rejected, within 1e-5 of t1). So the right-hand side is taken from the left at t1.
-        beyond = t1 + 1.0 + jnp.abs(t1)
-        jumps = jnp.sort(jnp.where((jumps > t0) & (jumps < t1), jumps, beyond))
-        last = jnp.nextafter(jnp.asarray(t1, dtype=jnp.float64), jnp.asarray(t0, dtype=jnp.float64))
-        vector_field = lambda t, y, theta: model.vector_field(jnp.minimum(t, last), y, theta)  # noqa: E731
-    controller = diffrax.PIDController(rtol=config.rtol, atol=config.atol)
-    step_ts = saveat.subs.ts
-    if step_ts is not None or jumps is not None:
-        controller = diffrax.ClipStepSizeController(controller, step_ts=step_ts, jump_ts=jumps)
-    return diffrax.diffeqsolve(
-        diffrax.ODETerm(lambda t, y, args: vector_field(t, y, args)),
-        config.make_solver(),
-        t0=t0,
-        t1=t1,
-        dt0=None,
-        y0=y0,
-        args=theta,
-        saveat=saveat,
-        stepsize_controller=controller,
-        adjoint=diffrax.ForwardMode(),
-        max_steps=config.max_steps,
-        event=event,
-        throw=False,
-    )
-
-
 def _integrate(model, theta, y0, ts, t_end, config):
     """States at `ts` within [0, t_end], stopping and restarting at time-triggered events."""
     n_events = getattr(model, "n_events", 0)
+    if n_events and getattr(model, "state_events", False):
+        return integrate_with_state_events(model, theta, y0, ts, t_end, config)
     if n_events == 0:
-        solution = _diffeqsolve(model, theta, y0, jnp.zeros_like(t_end), t_end, diffrax.SaveAt(ts=ts), config)
+        solution = diffeqsolve(model, theta, y0, jnp.zeros_like(t_end), t_end, diffrax.SaveAt(ts=ts), config)
         return solution.ys, solution.result == diffrax.RESULTS.successful
     times = model.event_times(theta)
     fires = (times > 0) | model.event_fires_at_start()
@@ -185,7 +158,7 @@ def _integrate(model, theta, y0, ts, t_end, config):
     for k in range(n_events + 1):
         a, b = bounds[k], bounds[k + 1]
         saveat = diffrax.SaveAt(ts=jnp.clip(ts, a, b), t1=True)
-        solution = _diffeqsolve(model, theta, y, a, jnp.maximum(b, a), saveat, config)
+        solution = diffeqsolve(model, theta, y, a, jnp.maximum(b, a), saveat, config)
         inside = (ts >= a) & ((ts < b) if k < n_events else (ts <= b))
         ys = jnp.where(inside[:, None], solution.ys[:-1], ys)
         ok = ok & ((solution.result == diffrax.RESULTS.successful) | (b <= a))
@@ -202,7 +175,7 @@ def steady_state(model, theta, y0, config, t_max: float = 1e12):
     Returns the state and whether a steady state was reached before `t_max`.
     """
     event = diffrax.Event(diffrax.steady_state_event(rtol=config.rtol, atol=config.atol))
-    solution = _diffeqsolve(
+    solution = diffeqsolve(
         model, theta, y0, jnp.zeros(()), jnp.asarray(t_max), diffrax.SaveAt(t1=True), config, event=event
     )
     reached = solution.result == diffrax.RESULTS.event_occurred
