@@ -67,8 +67,7 @@ class SBMLModel(AbstractODEModel):
         return value
 
     def vector_field(self, t, y, theta):
-        env = self._env(t, y, theta)
-        return jnp.stack([jnp.broadcast_to(evaluate(d, env), ()) for d in self.spec.derivatives])
+        return _vector_field(self, t, y, theta)
 
     def initial_state(self, theta):
         env = self._inputs(theta)
@@ -184,6 +183,17 @@ class SBMLModel(AbstractODEModel):
             return apply
 
         return jax.lax.switch(index, [branch(e) for e in self.spec.events], y)
+
+
+@jax.jit
+def _vector_field(model, t, y, theta):
+    """The right-hand side as one traced function: every use (solver stages, Newton Jacobians,
+    sensitivities, several solves) refers to one traced body instead of re-walking the
+    expressions, and JAX transforms that body once per kind of use. SalazarCavazos_MBoC2020
+    (75 states, 8,600 operations in the right-hand side), first log-likelihood: tracing 52 s ->
+    25 s, XLA compile 75 s -> 59 s (one run each, the machine shared)."""
+    env = model._env(t, y, theta)
+    return jnp.stack([jnp.broadcast_to(evaluate(d, env), ()) for d in model.spec.derivatives])
 
 
 def make_sbml_model(spec: SBMLSpec, measurement: MeasurementModel, observable_ids, extra_inputs, overridable) -> SBMLModel:
