@@ -1,7 +1,7 @@
 """Load, compile and per-call times of every PEtab problem under some folders, and its log-likelihood
 at the nominal parameters beside the reference (figures for humans, not a test).
 
-    .venv/bin/python bench/collection.py DIR... [--timeout S] [--only NAME ...] [--json-only]
+    .venv/bin/python bench/collection.py DIR... [--timeout S] [--only NAME ...] [--gradients] [--json-only]
 
 A problem is a folder holding a `*.yaml` with `format_version: 1` (a DIR may be one itself;
 folders inside a problem's folder are not searched); its name is the folder's name (the yaml's
@@ -48,6 +48,7 @@ os.environ.setdefault("EQX_ON_ERROR", "nan")  # makes diffrax programs cacheable
 
 import equinox as eqx  # noqa: E402
 import jax  # noqa: E402
+import numpy as np  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
 
@@ -55,9 +56,11 @@ import fimflow  # noqa: E402
 
 FIELDS = ["problem", "yaml", "status", "error", "params", "measurements", "load_s", "compile_cold_s", "compile_warm_s",
           "simulate_first_s", "simulate_ms", "nll_gradient_first_s", "nll_gradient_ms", "llh", "llh_reference", "llh_difference",
-          "wall_s"]
+          "gradient_error", "wall_s"]
 COLUMNS = ["problem", "status", "params", "measurements", "load_s", "compile_cold_s", "compile_warm_s", "simulate_ms",
-           "nll_gradient_ms", "llh", "llh_reference", "llh_difference", "error"]
+           "nll_gradient_ms", "llh", "llh_reference", "llh_difference", "gradient_error", "error"]
+CHECK_DIRECTIONS = 2
+CHECK_STEP = 1e-3
 FORMAT_VERSION_1 = re.compile(r"""^format_version:\s*['"]?1(\.\d+)*['"]?\s*(#.*)?$""", re.MULTILINE)
 NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 
@@ -171,8 +174,35 @@ def measure(yaml_path, cache, stage):
     report(nll_gradient_ms=1e3 * median_call(gradient, theta))
 
 
+def gradient_check(yaml_path, cache):
+    """Directional derivatives of the NLL (one forward tangent each) against four-point central
+    differences (step 1e-3 on the estimation scale) along `CHECK_DIRECTIONS` random directions
+    over the parameters with an estimation-scale value, both at rtol 1e-10, atol 1e-12: the
+    largest |d_ad - d_fd| / |d_fd|."""
+    fimflow.setup_jax(cache)
+    problem = fimflow.load_petab(yaml_path)
+    objective = fimflow.Objective.from_problem(problem, fimflow.SolverConfig(rtol=1e-10, atol=1e-12))
+    theta = np.asarray(problem.parameters.nominal_theta())
+    finite_ = np.isfinite(theta)
+    nll = eqx.filter_jit(lambda o, t: o.nll(t))
+    directional = eqx.filter_jit(lambda o, t, v: jax.jvp(o.nll, (t,), (v,))[1])
+    rng = np.random.default_rng(17)
+    worst = 0.0
+    for _ in range(CHECK_DIRECTIONS):
+        v = np.where(finite_, rng.standard_normal(len(theta)), 0.0)
+        v /= np.linalg.norm(v)
+        d = float(directional(objective, jax.numpy.asarray(theta), jax.numpy.asarray(v)))
+        f = {k: float(nll(objective, jax.numpy.asarray(theta + k * CHECK_STEP * v))) for k in (-2, -1, 1, 2)}
+        estimate = (8 * (f[1] - f[-1]) - (f[2] - f[-2])) / (12 * CHECK_STEP)
+        worst = max(worst, abs(d - estimate) / abs(estimate))
+        report(gradient_error=worst)
+
+
 def child(yaml_path, cache, stage):
     try:
+        if stage == "gradient":
+            gradient_check(yaml_path, cache)
+            return
         measure(yaml_path, cache, stage)
     except Exception as error:  # noqa: BLE001 (reported, the parent goes on with the next problem)
         report(error=first_line(error))
@@ -208,17 +238,19 @@ def run_stage(yaml_path, cache, stage, timeout_s):
     return fields, "ok"
 
 
-def run_problem(name, yaml_path, timeout_s):
+def run_problem(name, yaml_path, timeout_s, gradients=False):
     row = dict.fromkeys(FIELDS)
     row.update(problem=name, yaml=yaml_path, status="ok")
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="fimflow-jax-cache-") as cache:
-        for stage in ("cold", "warm"):
+        for stage in ("cold", "warm") + (("gradient",) if gradients else ()):
             fields, status = run_stage(yaml_path, cache, stage, timeout_s - (time.perf_counter() - start))
-            for key in ("params", "measurements", "error", "simulate_first_s", "simulate_ms", "nll_gradient_first_s", "nll_gradient_ms"):
+            for key in ("params", "measurements", "error", "simulate_first_s", "simulate_ms", "nll_gradient_first_s", "nll_gradient_ms",
+                        "gradient_error"):
                 if fields.get(key) is not None:
                     row[key] = fields[key]
-            row[f"compile_{stage}_s"] = fields.get(f"compile_{stage}_s")
+            if stage != "gradient":
+                row[f"compile_{stage}_s"] = fields.get(f"compile_{stage}_s")
             if stage == "cold":
                 row["load_s"], row["llh"] = fields.get("load_cold_s"), fields.get("llh_cold")
             elif row["llh"] is None:
@@ -250,7 +282,9 @@ def main():
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per problem, both processes (default 600)")
     parser.add_argument("--only", action="append", metavar="NAME", help="only this problem (repeatable)")
     parser.add_argument("--json-only", action="store_true", help="print only the final JSON line")
-    parser.add_argument("--child", choices=("cold", "warm"), help=argparse.SUPPRESS)
+    parser.add_argument("--gradients", action="store_true",
+                        help="also check the NLL gradient against central differences (a third process; see gradient_check)")
+    parser.add_argument("--child", choices=("cold", "warm", "gradient"), help=argparse.SUPPRESS)
     parser.add_argument("--cache", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -279,7 +313,7 @@ def main():
         print("\t".join(COLUMNS), flush=True)
     rows = []
     for name, yaml_path in problems:
-        row = run_problem(name, yaml_path, args.timeout)
+        row = run_problem(name, yaml_path, args.timeout, args.gradients)
         rows.append(row)
         if not args.json_only:
             print("\t".join(cell(row, c) for c in COLUMNS), flush=True)
