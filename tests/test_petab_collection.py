@@ -35,6 +35,11 @@ STEP = 1e-3  # of the differences, on the estimation scale
 RELATIVE = 1e-4  # of the gradient's norm
 DIRECTIONS = 2
 LARGE_STATES = 300  # models above: load only here; their figures come from bench/collection.py
+# where the reference itself is less accurate than 1e-6, with the evidence. Raimundez_PCB2020 (pre-
+# equilibration, 170 conditions): 1.2e-6 off; our simulation is converged (the llh moves by 4e-10
+# relative from rtol 1e-10 to 1e-12) while the collection's simulated-data table, from which the
+# reference is computed, differs from it by 9e-6 relative at the median, 3.3e-5 at most
+REFERENCE_TOLERANCE = {"Raimundez_PCB2020": 1e-5}
 HEAVY_S = 5.0  # one NLL evaluation above: the central differences are bench/collection.py --gradients
 WHOLE_GRADIENT = 60  # parameters; beyond, directional derivatives only
 
@@ -109,52 +114,74 @@ def test_every_problem_is_covered():
 @pytest.mark.parametrize("name", WITH_REFERENCE or ["none"])
 def test_log_likelihood_at_nominal_matches_the_reference(name):
     llh = -float(_nll(objective(name), jnp.asarray(problem(name).parameters.nominal_theta())))
-    np.testing.assert_allclose(llh, REFERENCES[name], rtol=1e-6)
+    np.testing.assert_allclose(llh, REFERENCES[name], rtol=REFERENCE_TOLERANCE.get(name, 1e-6))
 
 
-def _sorted(table, condition_column, value_column):
+def _sorted(table, condition_column, value_column, by_observable):
     keys = pd.DataFrame({"observable": table["observableId"].astype(str), "condition": table[condition_column].astype(str),
                          "time": table["time"].astype(float), "value": table[value_column].astype(float)})
-    return keys.sort_values(["observable", "condition", "time", "value"], kind="stable").reset_index(drop=True)
+    order = (["observable"] if by_observable else []) + ["condition", "time", "value"]
+    return keys.sort_values(order, kind="stable").reset_index(drop=True)
 
 
 @pytest.mark.parametrize("name", WITH_TABLE_ONLY or ["none"])
 def test_simulation_at_nominal_reproduces_the_collections_table(name):
     """Rows matched by observable, condition and time (the collection's tables may order rows
-    otherwise than the measurement table, and name the condition column either way)."""
+    otherwise than the measurement table, and name the condition column either way); where the
+    table spells the observable ids otherwise (Raia: `CD274mRNA` for `observable_CD274mRNA`), the
+    values of each condition and time are compared as sorted lists."""
+    objective(name)  # skips the largest models
     ours = fimflow.simulate_measurements(problem(name), config=TIGHT)
     reference = pd.read_csv(table_of(name), sep="\t")
     column = "simulationConditionId" if "simulationConditionId" in reference else "simulationCondition"
-    a, b = _sorted(ours, "simulationConditionId", "simulation"), _sorted(reference, column, "simulation")
+    by_observable = set(ours["observableId"].astype(str)) == set(reference["observableId"].astype(str))
+    a = _sorted(ours, "simulationConditionId", "simulation", by_observable)
+    b = _sorted(reference, column, "simulation", by_observable)
     assert len(a) == len(b)
-    assert list(a["condition"]) == list(b["condition"]) and list(a["observable"]) == list(b["observable"])
+    assert list(a["condition"]) == list(b["condition"])
+    assert not by_observable or list(a["observable"]) == list(b["observable"])
     np.testing.assert_array_equal(a["time"], b["time"])
     np.testing.assert_allclose(a["value"], b["value"], rtol=1e-5, atol=1e-8)
 
 
-@pytest.mark.parametrize("name", WITH_NEITHER or ["none"])
-def test_states_agree_with_scipy_radau(name):
-    """No number and no table to compare with: every condition's states at its measurement times
-    against scipy's Radau on the same right-hand side at rtol 1e-10 (checks the integration,
-    events excepted: such a problem would need them in scipy too)."""
+def radau_states(name):
+    """fimflow's states at every finite measurement time (rtol 1e-10) and scipy's Radau's on the
+    same right-hand side at rtol 1e-12, atol 1e-14: an independent integrator, the same model
+    (problems without pre-equilibration)."""
     p, obj = problem(name), objective(name)
     assert not getattr(p.model, "n_events", 0), "the Radau check does not replay events"
+    assert obj.preequilibration is None, "the Radau check does not pre-equilibrate"
     theta = jnp.asarray(p.parameters.nominal_theta())
     states, _, ok = eqx.filter_jit(obj.simulate)(theta)
     assert bool(jnp.all(ok))
     field = jax.jit(lambda t, y, q: p.model.vector_field(t, y, q))
     jacobian = jax.jit(jax.jacfwd(lambda t, y, q: p.model.vector_field(t, y, q), argnums=1))
-    for c, q in enumerate(np.asarray(obj.model_parameters(theta))):
-        times = np.asarray(obj.times[c])
-        finite = np.unique(times[np.isfinite(times)])
-        y0 = np.asarray(p.model.initial_state(jnp.asarray(q)))
-        solution = solve_ivp(lambda t, y: np.asarray(field(t, y, q)), (0.0, finite.max()), y0, method="Radau",
-                             t_eval=finite, rtol=1e-10, atol=1e-12, jac=lambda t, y: np.asarray(jacobian(t, y, q)))
+
+    def radau(q, y0, times):
+        solution = solve_ivp(lambda t, y: np.asarray(field(t, y, q)), (0.0, times.max()), y0, method="Radau",
+                             t_eval=times, rtol=1e-12, atol=1e-14, jac=lambda t, y: np.asarray(jacobian(t, y, q)))
         assert solution.success, solution.message
-        at = {t: solution.y[:, i] for i, t in enumerate(solution.t)}
-        for i, t in enumerate(times):
-            if np.isfinite(t):
-                np.testing.assert_allclose(np.asarray(states[c, i]), at[t], rtol=1e-6, atol=1e-9)
+        return solution.y.T
+
+    ours, theirs = [], []
+    for c, q in enumerate(obj.model_parameters(theta)):
+        y0 = p.model.initial_state(q)
+        times = np.asarray(obj.times[c])
+        finite = np.isfinite(times)
+        unique = np.unique(times[finite])
+        at = dict(zip(unique, radau(q, np.asarray(y0), unique)))
+        ours.append(np.asarray(states[c])[finite])
+        theirs.append(np.stack([at[t] for t in times[finite]]))
+    return np.concatenate(ours), np.concatenate(theirs)
+
+
+@pytest.mark.parametrize("name", WITH_NEITHER or ["none"])
+def test_states_agree_with_scipy_radau(name):
+    """No number and no table to compare with: every condition's states at its measurement times
+    against scipy's Radau (checks the integration; events excepted: such a problem would need
+    them in scipy too)."""
+    ours, radau = radau_states(name)
+    np.testing.assert_allclose(ours, radau, rtol=1e-6, atol=1e-9)
 
 
 def difference(nll, theta, v, h=STEP) -> float:

@@ -55,9 +55,11 @@ class ParameterTable:
         return to_scale(self.lower[idx], scales), to_scale(self.upper[idx], scales)
 
     def nominal_theta(self) -> np.ndarray:
-        """Nominal values of the estimated parameters on the estimation scale."""
+        """Nominal values of the estimated parameters on the estimation scale (-inf or NaN where a
+        nominal value has none, e.g. 0 on a log scale: PEtab accepts it, the load warns)."""
         idx = self.estimated_index
-        return to_scale(self.nominal[idx], self.estimated_scales)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return to_scale(self.nominal[idx], self.estimated_scales)
 
     def to_linear(self, theta) -> np.ndarray:
         """Estimated parameters, estimation scale -> linear scale."""
