@@ -34,7 +34,7 @@ TIGHT = fimflow.SolverConfig(rtol=1e-10, atol=1e-12)
 STEP = 1e-3  # of the differences, on the estimation scale
 RELATIVE = 1e-4  # of the gradient's norm
 DIRECTIONS = 2
-LARGE_STATES = 300  # models above: load only here; their figures come from bench/collection.py
+LARGE_STATES = 100  # models above: load only here, figures from bench/collection.py (Lang, 124 states: at rtol 1e-10 its solve reaches max_steps; CI 47.5 min with it)
 # where the reference itself is less accurate than 1e-6, with the evidence. Raimundez_PCB2020 (pre-
 # equilibration, 170 conditions): 1.2e-6 off; our simulation is converged (the llh moves by 4e-10
 # relative from rtol 1e-10 to 1e-12) while the collection's simulated-data table, from which the
