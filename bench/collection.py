@@ -1,7 +1,7 @@
 """Load, compile and per-call times of every PEtab problem under some folders, and its log-likelihood
 at the nominal parameters beside the reference (figures for humans, not a test).
 
-    .venv/bin/python bench/collection.py DIR... [--timeout S] [--only NAME ...] [--gradients] [--json-only]
+    .venv/bin/python bench/collection.py DIR... [--timeout S] [--only NAME ...] [--gradients] [--method M] [--json-only]
 
 A problem is a folder holding a `*.yaml` with `format_version: 1` (a DIR may be one itself;
 folders inside a problem's folder are not searched); its name is the folder's name (the yaml's
@@ -26,7 +26,8 @@ Reference: the "llh at nominal" column of the table in the README.md beside the 
 
 Status: ok, timeout (the fields measured before the limit are kept) or error (the exception's
 first line; a problem that fails to load is a line with its error). Solver settings: the
-library's defaults (`fimflow.SolverConfig()`). Prints a header (machine, versions), a line per
+library's defaults (`fimflow.SolverConfig()`), with `--method` the solver it names
+(`SolverConfig(method=M)`: run the bench once per method to compare them). Prints a header (machine, versions), a line per
 problem as it finishes, and as its last line one JSON object `{"problems": [...]}` (every field,
 null when not measured). Run it alone: the machine's cores are shared and timings are noisy.
 """
@@ -146,7 +147,7 @@ def _nll_and_nll(objective, theta):
     return value, value
 
 
-def measure(yaml_path, cache, stage):
+def measure(yaml_path, cache, stage, method=None):
     """One process of one problem: load, first log-likelihood, and (warm) per-call times; each
     figure is printed as a JSON line as soon as it is known, so a timeout keeps the earlier ones."""
     fimflow.setup_jax(cache)
@@ -155,11 +156,12 @@ def measure(yaml_path, cache, stage):
     report(**{f"load_{stage}_s": time.perf_counter() - tic, "params": int(problem.n_params),
               "measurements": int(problem.n_measurements)})
     tic = time.perf_counter()
-    llh = fimflow.log_likelihood(problem)
+    config = solver_config(method)
+    llh = fimflow.log_likelihood(problem, config=config)
     report(**{f"compile_{stage}_s": time.perf_counter() - tic, f"llh_{stage}": llh})
     if stage != "warm":
         return
-    objective = fimflow.Objective.from_problem(problem)
+    objective = fimflow.Objective.from_problem(problem, config)
     theta = jax.numpy.asarray(problem.parameters.nominal_theta())
     nll = functools.partial(eqx.filter_jit(lambda o, t: o.nll(t)), objective)
     gradient = functools.partial(eqx.filter_jit(lambda o, t: jax.jacfwd(_nll_and_nll, argnums=1, has_aux=True)(o, t)),
@@ -174,14 +176,14 @@ def measure(yaml_path, cache, stage):
     report(nll_gradient_ms=1e3 * median_call(gradient, theta))
 
 
-def gradient_check(yaml_path, cache):
+def gradient_check(yaml_path, cache, method=None):
     """Directional derivatives of the NLL (one forward tangent each) against four-point central
     differences (step 1e-3 on the estimation scale) along `CHECK_DIRECTIONS` random directions
     over the parameters with an estimation-scale value, both at rtol 1e-10, atol 1e-12: the
     largest |d_ad - d_fd| / |d_fd|."""
     fimflow.setup_jax(cache)
     problem = fimflow.load_petab(yaml_path)
-    objective = fimflow.Objective.from_problem(problem, fimflow.SolverConfig(rtol=1e-10, atol=1e-12))
+    objective = fimflow.Objective.from_problem(problem, solver_config(method, rtol=1e-10, atol=1e-12))
     theta = np.asarray(problem.parameters.nominal_theta())
     finite_ = np.isfinite(theta)
     nll = eqx.filter_jit(lambda o, t: o.nll(t))
@@ -198,21 +200,26 @@ def gradient_check(yaml_path, cache):
         report(gradient_error=worst)
 
 
-def child(yaml_path, cache, stage):
+def solver_config(method, **settings):
+    return fimflow.SolverConfig(**settings, **({} if method is None else {"method": method}))
+
+
+def child(yaml_path, cache, stage, method=None):
     try:
         if stage == "gradient":
-            gradient_check(yaml_path, cache)
+            gradient_check(yaml_path, cache, method)
             return
-        measure(yaml_path, cache, stage)
+        measure(yaml_path, cache, stage, method)
     except Exception as error:  # noqa: BLE001 (reported, the parent goes on with the next problem)
         report(error=first_line(error))
 
 
 # ---------------------------------------------------------------- in the parent process
 
-def run_stage(yaml_path, cache, stage, timeout_s):
+def run_stage(yaml_path, cache, stage, timeout_s, method=None):
     """Fields printed by one child process, and its status ("ok", "timeout" or "error")."""
     command = [sys.executable, os.path.abspath(__file__), "--child", stage, "--cache", cache, yaml_path]
+    command += [] if method is None else ["--method", method]
     env = dict(os.environ, EQX_ON_ERROR="nan")
     try:
         out = subprocess.run(command, capture_output=True, text=True, env=env, timeout=max(timeout_s, 0.001))
@@ -238,13 +245,13 @@ def run_stage(yaml_path, cache, stage, timeout_s):
     return fields, "ok"
 
 
-def run_problem(name, yaml_path, timeout_s, gradients=False):
+def run_problem(name, yaml_path, timeout_s, gradients=False, method=None):
     row = dict.fromkeys(FIELDS)
     row.update(problem=name, yaml=yaml_path, status="ok")
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="fimflow-jax-cache-") as cache:
         for stage in ("cold", "warm") + (("gradient",) if gradients else ()):
-            fields, status = run_stage(yaml_path, cache, stage, timeout_s - (time.perf_counter() - start))
+            fields, status = run_stage(yaml_path, cache, stage, timeout_s - (time.perf_counter() - start), method)
             for key in ("params", "measurements", "error", "simulate_first_s", "simulate_ms", "nll_gradient_first_s", "nll_gradient_ms",
                         "gradient_error"):
                 if fields.get(key) is not None:
@@ -284,12 +291,14 @@ def main():
     parser.add_argument("--json-only", action="store_true", help="print only the final JSON line")
     parser.add_argument("--gradients", action="store_true",
                         help="also check the NLL gradient against central differences (a third process; see gradient_check)")
+    parser.add_argument("--method", choices=fimflow.SOLVER_METHODS,
+                        help="the solver (fimflow.SolverConfig's method; default: the library's default)")
     parser.add_argument("--child", choices=("cold", "warm", "gradient"), help=argparse.SUPPRESS)
     parser.add_argument("--cache", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         (yaml_path,) = args.folders
-        child(yaml_path, args.cache, args.child)
+        child(yaml_path, args.cache, args.child, args.method)
         return
     if not args.folders:
         parser.error("give at least one DIR")
@@ -307,13 +316,14 @@ def main():
     if not args.json_only:
         print(f"# machine: {os.cpu_count()} cores, {platform.platform()}, Python {platform.python_version()}")
         print(f"# fimflow {fimflow.__version__}, jax {jax.__version__}; {len(problems)} problems; "
-              f"timeout {args.timeout:g} s per problem; solver: fimflow.SolverConfig() defaults")
+              f"timeout {args.timeout:g} s per problem; solver: fimflow.SolverConfig("
+              f"{'' if args.method is None else f'method={args.method!r}'}) defaults otherwise")
         print("# times in seconds, *_ms in milliseconds; compile = first log_likelihood call (trace + XLA compile "
               "+ run), cold: empty cache, warm: filled cache")
         print("\t".join(COLUMNS), flush=True)
     rows = []
     for name, yaml_path in problems:
-        row = run_problem(name, yaml_path, args.timeout, args.gradients)
+        row = run_problem(name, yaml_path, args.timeout, args.gradients, args.method)
         rows.append(row)
         if not args.json_only:
             print("\t".join(cell(row, c) for c in COLUMNS), flush=True)

@@ -20,9 +20,9 @@ def _predictions_and_jacobian(objective, theta):
     return objective.predictions(theta)[0], jax.jacfwd(lambda t: objective.predictions(t)[0])(theta)
 
 
-def simulate(path, theta=None):
+def simulate(path, theta=None, config=TIGHT):
     problem = fimflow.load_petab(path)
-    objective = fimflow.Objective.from_problem(problem, TIGHT)
+    objective = fimflow.Objective.from_problem(problem, config)
     theta = jnp.asarray(problem.parameters.nominal_theta() if theta is None else theta)
     y, jac = _predictions_and_jacobian(objective, theta)
     return problem, objective, np.asarray(y), np.asarray(jac)
@@ -54,9 +54,11 @@ def reset_closed_form(k, c, a, t):
     return value, jacobian, n
 
 
-def test_a_state_triggered_reset_matches_its_closed_form_and_derivatives(tmp_path):
+@pytest.mark.parametrize("method", fimflow.SOLVER_METHODS)
+def test_a_state_triggered_reset_matches_its_closed_form_and_derivatives(tmp_path, method):
     times = np.array([1.0, 2.0, 2.5, 3.0, 4.5, 6.0, 10.0])
-    problem, objective, y, jac = simulate(reset_problem(tmp_path, times))
+    config = fimflow.SolverConfig(rtol=1e-10, atol=1e-12, method=method)
+    problem, objective, y, jac = simulate(reset_problem(tmp_path, times), config=config)
     assert problem.model.state_events
     value, jacobian, n = reset_closed_form(0.3, 0.5, 1.0, times)
     assert list(n) == [0, 0, 1, 1, 1, 2, 3]  # the test spans three firings

@@ -42,6 +42,7 @@ from .problem import to_scale as to_scale
 from .problem import with_design as with_design
 
 # simulate
+from .simulate import METHODS as SOLVER_METHODS
 from .simulate import Objective as Objective
 from .simulate import SolverConfig as SolverConfig
 from .simulate import chi2 as chi2

@@ -15,3 +15,5 @@ from ._programs import stored_call as stored_call
 from ._programs import stored_program as stored_program
 from ._solve import SolverConfig as SolverConfig
 from ._solve import simulate as simulate
+from ._solve import METHODS as METHODS
+from ._rosenbrock import Rodas5P as Rodas5P

@@ -1,0 +1,116 @@
+"""Rodas5P (`SolverConfig(method="rodas5p")`) against closed forms, scipy and central differences."""
+
+import diffrax
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import scipy.linalg
+from scipy.integrate import solve_ivp
+
+import fimflow
+from fimflow.models import OneCompartmentPK
+from fimflow.simulate._rosenbrock import Rodas5P
+
+from helpers import Robertson
+
+RODAS = fimflow.SolverConfig(rtol=1e-10, atol=1e-16, method="rodas5p")
+
+
+def forced_oscillator(t, y, p):
+    """Smooth, nonlinear and non-autonomous (the time derivative enters the stages)."""
+    return jnp.stack([-p[0] * y[0] + jnp.sin(3.0 * t) * y[1], 0.1 * y[0] * y[1] - p[1] * y[1]])
+
+
+def test_order_five_and_dense_output_of_order_four_or_better_with_fixed_steps():
+    y0, p = jnp.array([1.0, 2.0]), jnp.array([0.7, 0.3])
+    ref = solve_ivp(lambda t, y: np.asarray(forced_oscillator(t, y, p)), (0.0, 2.0), np.asarray(y0), method="DOP853",
+                    rtol=1e-13, atol=1e-15, dense_output=True)
+    inside = np.linspace(0.013, 1.99, 29)  # between step end points
+    end, dense = [], []
+    for n in (10, 20, 40, 80):
+        sol = diffrax.diffeqsolve(diffrax.ODETerm(forced_oscillator), Rodas5P(), 0.0, 2.0, 2.0 / n, y0, args=p,
+                                  saveat=diffrax.SaveAt(t1=True, dense=True), max_steps=100)
+        end.append(np.abs(np.asarray(sol.ys[-1]) - ref.y[:, -1]).max())
+        dense.append(max(np.abs(np.asarray(sol.evaluate(t)) - ref.sol(t)).max() for t in inside))
+    end_order = np.log2(end[-2] / end[-1])
+    dense_order = np.log2(dense[-2] / dense[-1])
+    assert abs(end_order - 5.0) < 0.5, end
+    assert dense_order > 3.5, dense
+
+
+def test_robertson_agrees_with_radau():
+    theta = np.array([0.04, 3e7, 1e4])
+    ts = np.array([1e-4, 1e-2, 1.0, 10.0, 100.0, 1e3, 1e4, 4e4])
+    ys, _, ok = fimflow.simulate(Robertson(), jnp.asarray(theta), jnp.asarray(ts),
+                                 fimflow.SolverConfig(rtol=1e-10, atol=1e-14, method="rodas5p"))
+    rhs = jax.jit(lambda t, y: Robertson().vector_field(t, y, jnp.asarray(theta)))
+    ref = solve_ivp(lambda t, y: np.asarray(rhs(t, jnp.asarray(y))), (0.0, ts[-1]), [1.0, 0.0, 0.0], method="Radau",
+                    rtol=1e-12, atol=1e-16, t_eval=ts)
+    assert bool(ok) and ref.success
+    np.testing.assert_allclose(np.asarray(ys)[:, [0, 2]], ref.y.T[:, [0, 2]], rtol=1e-7, atol=1e-14)
+    np.testing.assert_allclose(np.asarray(ys)[:, 1], ref.y.T[:, 1], rtol=1e-6, atol=1e-16)
+
+
+def test_stiff_linear_system_matches_the_matrix_exponential():
+    rng = np.random.default_rng(3)
+    basis = np.eye(4) + 0.3 * rng.standard_normal((4, 4))
+    eigenvalues = np.array([-0.5, -20.0, -3e3, -1e6])  # stiffness ratio 2e6
+    matrix = basis @ np.diag(eigenvalues) @ np.linalg.inv(basis)
+    y0 = np.array([1.0, -2.0, 0.5, 3.0])
+    ts = np.array([1e-7, 1e-3, 0.1, 1.0, 5.0])
+    sol = diffrax.diffeqsolve(diffrax.ODETerm(lambda t, y, a: a @ y), Rodas5P(), 0.0, ts[-1], None, jnp.asarray(y0),
+                              args=jnp.asarray(matrix), saveat=diffrax.SaveAt(ts=jnp.asarray(ts)),
+                              stepsize_controller=diffrax.PIDController(rtol=1e-10, atol=1e-14), max_steps=10_000)
+    exact = np.stack([scipy.linalg.expm(matrix * t) @ y0 for t in ts])
+    assert sol.result == diffrax.RESULTS.successful
+    np.testing.assert_allclose(np.asarray(sol.ys), exact, rtol=1e-7, atol=1e-12)
+    assert int(sol.stats["num_steps"]) < 500  # L-stable: the fast modes do not limit the step
+
+
+@pytest.mark.parametrize("theta", [(100.0, 10.0, 2.0), (8120.0, 217.0, 0.0123)])
+def test_pk_values_and_sensitivities_equal_the_closed_form(theta):
+    ts = jnp.array([0.25, 1.0, 2.0, 6.0, 24.0])
+
+    def concentration(theta):
+        return fimflow.simulate(OneCompartmentPK(), theta, ts, RODAS)[1][:, 0]
+
+    dose, volume, clearance = theta
+    t = np.asarray(ts)
+    exact = dose / volume * np.exp(-clearance / volume * t)
+    analytic = np.stack([exact / dose, exact * (-1 / volume + clearance * t / volume**2), -exact * t / volume], axis=1)
+    np.testing.assert_allclose(np.asarray(concentration(jnp.array(theta))), exact, rtol=1e-8)
+    np.testing.assert_allclose(np.asarray(jax.jacfwd(concentration)(jnp.array(theta))), analytic, rtol=1e-7, atol=1e-12)
+
+
+def test_robertson_sensitivities_match_central_differences():
+    ts = jnp.array([1.0, 100.0, 1e4])
+    config = fimflow.SolverConfig(rtol=1e-11, atol=1e-16, method="rodas5p")
+
+    def log_states(log_theta):  # y2 spans 1e-5..1e-8: relative sensitivities on the log scale
+        ys = fimflow.simulate(Robertson(), jnp.exp(log_theta), ts, config)[0]
+        return jnp.log(ys[:, :2])
+
+    x = jnp.log(jnp.array([0.04, 3e7, 1e4]))
+    jacobian = np.asarray(jax.jacfwd(log_states)(x))
+    step = 1e-4
+    central = np.stack([(np.asarray(log_states(x + step * e)) - np.asarray(log_states(x - step * e))) / (2 * step)
+                        for e in np.eye(3)], axis=-1)
+    np.testing.assert_allclose(jacobian, central, rtol=1e-5, atol=1e-6)
+
+
+def test_a_batch_gives_the_states_of_single_solves():
+    """As for the default solver: a batch is a different XLA program (batched LU and matmuls), equal
+    to round-off, not bitwise (test_batch.py asserts bitwise equality where the program is the same)."""
+    thetas = jnp.array([[0.04, 3e7, 1e4], [0.05, 1e7, 3e3], [0.02, 5e7, 2e4]])
+    ts = jnp.array([1.0, 10.0, 1e3])
+    config = fimflow.SolverConfig(rtol=1e-8, atol=1e-12, method="rodas5p")
+    batched = jax.jit(jax.vmap(lambda th: fimflow.simulate(Robertson(), th, ts, config)[0]))(thetas)
+    for i, theta in enumerate(thetas):
+        single = fimflow.simulate(Robertson(), theta, ts, config)[0]
+        np.testing.assert_allclose(np.asarray(batched[i]), np.asarray(single), rtol=1e-10, atol=1e-18)
+
+
+def test_method_is_checked():
+    with pytest.raises(ValueError, match="method"):
+        fimflow.SolverConfig(method="rodas4")
