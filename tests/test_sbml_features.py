@@ -67,6 +67,21 @@ def test_time_dependent_piecewise_is_a_breakpoint(tmp_path):
     np.testing.assert_allclose(jac[:, 0], 2.0 * (t > 2.5), atol=1e-7)
 
 
+@pytest.mark.parametrize("condition", ["time - 1.25 < 0", "2 * time < 2.5", "1.25 > time"])
+def test_a_switch_written_as_any_linear_relation_of_time_is_a_breakpoint(tmp_path, condition):
+    """dA/dt = 1 until t = 1.25, then 0. sympy turns only some spellings into `time < c`
+    (not `time - 1.25 < 0`, as Chen_MSB2009 writes its stimulus): each must give the breakpoint."""
+    model = sbml(species=[("A", 0.0, False, "concentration", "cell")], parameters=[("r", 1.0, False)],
+                 rate_rules=[("A", f"piecewise(r, {condition}, 0)")])
+    times = [1.0, 2.0]
+    path = petab_problem(tmp_path, model, observables=[obs("obs_A", "A")],
+                         measurements=[measurement("obs_A", t) for t in times], parameters=[parameter("r", 1.0)])
+    problem, y, _ = simulate(path)
+    breakpoints = np.asarray(problem.model.discontinuities(jnp.ones(1)))
+    np.testing.assert_allclose(breakpoints, [1.25], rtol=1e-15)
+    np.testing.assert_allclose(y, np.minimum(times, 1.25), rtol=1e-9)  # as for `time < t_b` above
+
+
 def test_a_switch_at_the_last_time_point_does_not_stall_the_solver(tmp_path):
     """dA/dt = r·A while time < t_end, then -A, measured up to t_end itself: the right-hand side
     at t_end is the one from before the switch (else every step ending there fails its error
