@@ -37,7 +37,6 @@ import jax
 import jax.numpy as jnp
 import jax.scipy.linalg as jsl
 import numpy as np
-from diffrax._local_interpolation import AbstractLocalInterpolation
 
 # ---------------------------------------------------------------- Rodas5P tableau (Steinebach 2023)
 
@@ -131,13 +130,13 @@ def _w_solve_jvp(primals, tangents):
 
 def _zeros_for(value, tangent):
     """`tangent` with every `None` leaf (a symbolic zero) as zeros shaped like `value`."""
-    return jax.tree_util.tree_map(lambda v, d: jnp.zeros_like(v) if d is None else d, value, tangent,
+    return jax.tree_util.tree_map(lambda d, v: jnp.zeros_like(v) if d is None else d, tangent, value,
                                   is_leaf=lambda d: d is None)
 
 
 # ---------------------------------------------------------------- dense output
 
-class RodasInterpolation(AbstractLocalInterpolation):
+class RodasInterpolation(diffrax.AbstractLocalInterpolation):
     """Rodas5P's dense output on one step: $(1-s) y_0 + s\\,(y_1 + (1-s)(q_1 + s (q_2 + s q_3)))$,
     $s = (t - t_0)/(t_1 - t_0)$, $q_m = \\sum_i h_{mi} k_i$."""
 
