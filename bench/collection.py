@@ -27,9 +27,9 @@ Reference: the "llh at nominal" column of the table in the README.md beside the 
 Status: ok, timeout (the fields measured before the limit are kept) or error (the exception's
 first line; a problem that fails to load is a line with its error). Solver settings: the
 library's defaults (`fimflow.SolverConfig()`), with `--method` the solver it names
-(`SolverConfig(method=M)`: run the bench once per method to compare them). Prints a header (machine, versions), a line per
-problem as it finishes, and as its last line one JSON object `{"problems": [...]}` (every field,
-null when not measured). Run it alone: the machine's cores are shared and timings are noisy.
+(`SolverConfig(method=M)`: run the bench once per method to compare them). Prints a header
+(machine, versions), a line per problem as it finishes, and as its last line one JSON object
+`{"problems": [...]}` (every field, null when not measured). Run it alone: the machine's cores are shared and timings are noisy.
 """
 
 import argparse

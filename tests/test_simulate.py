@@ -24,10 +24,12 @@ def test_pk_equals_closed_form(theta):
     np.testing.assert_allclose(np.asarray(obs[:, 0]), exact, rtol=1e-8, atol=0)
 
 
-def test_robertson_agrees_with_radau():
+@pytest.mark.parametrize("method", ["kvaerno5", "rodas5p"])
+def test_robertson_agrees_with_radau(method):
     theta = np.array([0.04, 3e7, 1e4])
     ts = np.array([1e-4, 1e-2, 1.0, 10.0, 100.0, 1e3, 1e4, 4e4])
-    ys, _, ok = fimflow.simulate(Robertson(), jnp.asarray(theta), jnp.asarray(ts), fimflow.SolverConfig(rtol=1e-10, atol=1e-14))
+    config = fimflow.SolverConfig(rtol=1e-10, atol=1e-14, method=method)
+    ys, _, ok = fimflow.simulate(Robertson(), jnp.asarray(theta), jnp.asarray(ts), config)
     rhs = jax.jit(lambda t, y: Robertson().vector_field(t, y, jnp.asarray(theta)))  # one compile, not a trace per call
     ref = solve_ivp(
         lambda t, y: np.asarray(rhs(t, jnp.asarray(y))),

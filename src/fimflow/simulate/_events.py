@@ -15,7 +15,8 @@ n_states), `event_priorities(t, y, theta)`, `apply_event(k, t, y, theta)`.
   order), each assigning values computed in the state its trigger turned true in
   (`useValuesFromTriggerTime`, SBML's default) or else in the state the one before left; an
   assignment that makes another trigger true fires that one too (a cascade, bounded by
-  `2 n_events + 1` firings at one time); a pending event whose trigger turns false before it fires still fires if persistent.
+  `2 n_events + 1` firings at one time); a pending event whose trigger turns false before it
+  fires still fires if persistent.
   The integration restarts from the event time with every trigger's value as it is then (the
   one that just fired counts as true, so that a root at rounding distance from zero does not
   fire it again).

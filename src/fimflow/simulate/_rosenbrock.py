@@ -18,7 +18,7 @@ Against an implicit Runge-Kutta method with Newton iterations (diffrax's Kvaerno
 it) one step costs one Jacobian and one LU factorisation instead of one per Newton iteration per
 stage (about twelve): on a 500-state model that is most of the solve's time.
 
-**Forward sensitivities reuse the factorisation.** The linear solves are a `jax.custom_jvp`:
+**Forward sensitivities reuse the factorisation.** The linear solves have a custom JVP:
 differentiating $W k = b$ gives $W\\,\\dot k = \\dot b + \\dot J k - \\dot{(1/h\\gamma)}\\,k$, where
 $\\dot J k$ is a second directional derivative of $f$ (a forward tangent of the Jacobian-vector
 product, a few right-hand-side evaluations) and the solve uses the same LU. The Jacobian and the
@@ -61,9 +61,10 @@ C = (
     (37.80277123390563, -3.2571969029072276, 112.26918849496327, 66.9347231244047, -40.06618937091002,
      -54.66780262877968, -9.48861652309627),
 )
-STAGE_TIMES = (0.0, 0.6358126895828704, 0.4095798393397535, 0.9769306725060716, 0.4288403609558664, 1.0, 1.0, 1.0)
-TIME_DERIVATIVE = (0.21193756319429014, -0.42387512638858027, -0.3384627126235924, 1.8046452872882734,
-                   2.325825639765069, 0.0, 0.0, 0.0)
+STAGE_TIMES = np.array([0.0, 0.6358126895828704, 0.4095798393397535, 0.9769306725060716, 0.4288403609558664, 1.0, 1.0,
+                        1.0])
+TIME_DERIVATIVE = np.array([0.21193756319429014, -0.42387512638858027, -0.3384627126235924, 1.8046452872882734,
+                            2.325825639765069, 0.0, 0.0, 0.0])
 DENSE = np.array([
     [25.948786856663858, -2.5579724845846235, 10.433815404888879, -2.3679251022685204, 0.524948541321073,
      1.1241088310450404, 0.4272876194431874, -0.17202221070155493],
@@ -88,8 +89,6 @@ def _rows(triangle, extra):
 STAGE_POINTS = _rows(A, [A[5] + (1.0,), A[5] + (1.0, 1.0)])
 SOLUTION = np.array(A[5] + (1.0, 1.0, 1.0))
 COUPLING = _rows(C, [])
-STAGE_TIMES_ARRAY = np.array(STAGE_TIMES)
-TIME_DERIVATIVE_ARRAY = np.array(TIME_DERIVATIVE)
 
 
 def _combine(coefficients, stages):
@@ -195,7 +194,7 @@ class Rodas5P(diffrax.AbstractAdaptiveSolver):
 
         # one right-hand side in the program, not eight (XLA compile time grows with the copies)
         tableau = (jnp.arange(N_STAGES),) + tuple(
-            jnp.asarray(a, y0.dtype) for a in (STAGE_POINTS, COUPLING, STAGE_TIMES_ARRAY, TIME_DERIVATIVE_ARRAY))
+            jnp.asarray(a, y0.dtype) for a in (STAGE_POINTS, COUPLING, STAGE_TIMES, TIME_DERIVATIVE))
         stages, _ = jax.lax.scan(stage, jnp.zeros((N_STAGES,) + y0.shape, y0.dtype), tableau)
         y1 = y0 + _combine(SOLUTION, stages)
         error = stages[-1]
