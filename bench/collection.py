@@ -1,7 +1,8 @@
 """Load, compile and per-call times of every PEtab problem under some folders, and its log-likelihood
 at the nominal parameters beside the reference (figures for humans, not a test).
 
-    .venv/bin/python bench/collection.py DIR... [--timeout S] [--only NAME ...] [--gradients] [--method M] [--json-only]
+    .venv/bin/python bench/collection.py DIR... [--timeout S] [--only NAME ...] [--gradients [--directions N]] [--no-full-gradient]
+        [--method M] [--json-only]
 
 A problem is a folder holding a `*.yaml` with `format_version: 1` (a DIR may be one itself;
 folders inside a problem's folder are not searched); its name is the folder's name (the yaml's
@@ -15,10 +16,12 @@ programs are cached) under one wall-clock limit for the problem (`--timeout`, de
 - warm process, the same cache now filled: `compile_warm_s` = the same first call; then, with
   `fimflow.Objective.from_problem(problem)` compiled: `simulate_ms` = one NLL evaluation at the
   nominal parameters (every condition simulated, as in bench/multistart.py) and
-  `nll_gradient_ms` = NLL and its gradient (forward sensitivities, `jax.jacfwd`, one
-  simulation), each the median of up to 5 calls (`block_until_ready`; one call when a call takes
-  over 10 s); `simulate_first_s`, `nll_gradient_first_s` = each function's first call (trace +
-  compile + run).
+  `directional_ms` = the NLL and one directional derivative (`jax.jvp`, one tangent: what each
+  parameter adds to a gradient), `nll_gradient_ms` = NLL and its gradient (forward
+  sensitivities, `jax.jacfwd`, one simulation; skipped with `--no-full-gradient`), each the
+  median of up to 5 calls (`block_until_ready`; one call when a call takes over 10 s);
+  `simulate_first_s`, `directional_first_s`, `nll_gradient_first_s` = each function's first call
+  (trace + compile + run).
 
 Reference: the "llh at nominal" column of the table in the README.md beside the problem's folder
 (the row whose first cell is the problem's name; a cell that does not start with a number, e.g.
@@ -56,10 +59,10 @@ jax.config.update("jax_enable_x64", True)
 import fimflow  # noqa: E402
 
 FIELDS = ["problem", "yaml", "status", "error", "params", "measurements", "load_s", "compile_cold_s", "compile_warm_s",
-          "simulate_first_s", "simulate_ms", "nll_gradient_first_s", "nll_gradient_ms", "llh", "llh_reference", "llh_difference",
-          "gradient_error", "wall_s"]
+          "simulate_first_s", "simulate_ms", "directional_first_s", "directional_ms", "nll_gradient_first_s", "nll_gradient_ms",
+          "llh", "llh_reference", "llh_difference", "gradient_error", "gradient_directions", "wall_s"]
 COLUMNS = ["problem", "status", "params", "measurements", "load_s", "compile_cold_s", "compile_warm_s", "simulate_ms",
-           "nll_gradient_ms", "llh", "llh_reference", "llh_difference", "gradient_error", "error"]
+           "directional_ms", "nll_gradient_ms", "llh", "llh_reference", "llh_difference", "gradient_error", "error"]
 CHECK_DIRECTIONS = 2
 CHECK_STEP = 1e-3
 FORMAT_VERSION_1 = re.compile(r"""^format_version:\s*['"]?1(\.\d+)*['"]?\s*(#.*)?$""", re.MULTILINE)
@@ -147,7 +150,7 @@ def _nll_and_nll(objective, theta):
     return value, value
 
 
-def measure(yaml_path, cache, stage, method=None):
+def measure(yaml_path, cache, stage, method=None, full_gradient=True):
     """One process of one problem: load, first log-likelihood, and (warm) per-call times; each
     figure is printed as a JSON line as soon as it is known, so a timeout keeps the earlier ones."""
     fimflow.setup_jax(cache)
@@ -170,15 +173,23 @@ def measure(yaml_path, cache, stage, method=None):
     jax.block_until_ready(nll(theta))
     report(simulate_first_s=time.perf_counter() - tic)
     report(simulate_ms=1e3 * median_call(nll, theta))
+    direction = jax.numpy.asarray(np.where(np.isfinite(theta), 1.0, 0.0))
+    directional = functools.partial(eqx.filter_jit(lambda o, t, v: jax.jvp(o.nll, (t,), (v,))), objective)
+    tic = time.perf_counter()
+    jax.block_until_ready(directional(theta, direction))
+    report(directional_first_s=time.perf_counter() - tic)
+    report(directional_ms=1e3 * median_call(directional, theta, direction))
+    if not full_gradient:
+        return
     tic = time.perf_counter()
     jax.block_until_ready(gradient(theta))
     report(nll_gradient_first_s=time.perf_counter() - tic)
     report(nll_gradient_ms=1e3 * median_call(gradient, theta))
 
 
-def gradient_check(yaml_path, cache, method=None):
+def gradient_check(yaml_path, cache, method=None, directions=CHECK_DIRECTIONS):
     """Directional derivatives of the NLL (one forward tangent each) against four-point central
-    differences (step 1e-3 on the estimation scale) along `CHECK_DIRECTIONS` random directions
+    differences (step 1e-3 on the estimation scale) along `directions` random directions
     over the parameters with an estimation-scale value, both at rtol 1e-10, atol 1e-12: the
     largest |d_ad - d_fd| / |d_fd|."""
     fimflow.setup_jax(cache)
@@ -190,36 +201,38 @@ def gradient_check(yaml_path, cache, method=None):
     directional = eqx.filter_jit(lambda o, t, v: jax.jvp(o.nll, (t,), (v,))[1])
     rng = np.random.default_rng(17)
     worst = 0.0
-    for _ in range(CHECK_DIRECTIONS):
+    for count in range(1, directions + 1):
         v = np.where(finite_, rng.standard_normal(len(theta)), 0.0)
         v /= np.linalg.norm(v)
         d = float(directional(objective, jax.numpy.asarray(theta), jax.numpy.asarray(v)))
         f = {k: float(nll(objective, jax.numpy.asarray(theta + k * CHECK_STEP * v))) for k in (-2, -1, 1, 2)}
         estimate = (8 * (f[1] - f[-1]) - (f[2] - f[-2])) / (12 * CHECK_STEP)
         worst = max(worst, abs(d - estimate) / abs(estimate))
-        report(gradient_error=worst)
+        report(gradient_error=worst, gradient_directions=count)
 
 
 def solver_config(method, **settings):
     return fimflow.SolverConfig(**settings, **({} if method is None else {"method": method}))
 
 
-def child(yaml_path, cache, stage, method=None):
+def child(yaml_path, cache, stage, method=None, directions=CHECK_DIRECTIONS, full_gradient=True):
     try:
         if stage == "gradient":
-            gradient_check(yaml_path, cache, method)
+            gradient_check(yaml_path, cache, method, directions)
             return
-        measure(yaml_path, cache, stage, method)
+        measure(yaml_path, cache, stage, method, full_gradient)
     except Exception as error:  # noqa: BLE001 (reported, the parent goes on with the next problem)
         report(error=first_line(error))
 
 
 # ---------------------------------------------------------------- in the parent process
 
-def run_stage(yaml_path, cache, stage, timeout_s, method=None):
+def run_stage(yaml_path, cache, stage, timeout_s, method=None, directions=CHECK_DIRECTIONS, full_gradient=True):
     """Fields printed by one child process, and its status ("ok", "timeout" or "error")."""
-    command = [sys.executable, os.path.abspath(__file__), "--child", stage, "--cache", cache, yaml_path]
+    command = [sys.executable, os.path.abspath(__file__), "--child", stage, "--cache", cache, yaml_path,
+               "--directions", str(directions)]
     command += [] if method is None else ["--method", method]
+    command += [] if full_gradient else ["--no-full-gradient"]
     env = dict(os.environ, EQX_ON_ERROR="nan")
     try:
         out = subprocess.run(command, capture_output=True, text=True, env=env, timeout=max(timeout_s, 0.001))
@@ -245,15 +258,16 @@ def run_stage(yaml_path, cache, stage, timeout_s, method=None):
     return fields, "ok"
 
 
-def run_problem(name, yaml_path, timeout_s, gradients=False, method=None):
+def run_problem(name, yaml_path, timeout_s, gradients=False, method=None, directions=CHECK_DIRECTIONS, full_gradient=True):
     row = dict.fromkeys(FIELDS)
     row.update(problem=name, yaml=yaml_path, status="ok")
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="fimflow-jax-cache-") as cache:
         for stage in ("cold", "warm") + (("gradient",) if gradients else ()):
-            fields, status = run_stage(yaml_path, cache, stage, timeout_s - (time.perf_counter() - start), method)
-            for key in ("params", "measurements", "error", "simulate_first_s", "simulate_ms", "nll_gradient_first_s", "nll_gradient_ms",
-                        "gradient_error"):
+            fields, status = run_stage(yaml_path, cache, stage, timeout_s - (time.perf_counter() - start), method,
+                                       directions, full_gradient)
+            for key in ("params", "measurements", "error", "simulate_first_s", "simulate_ms", "directional_first_s",
+                        "directional_ms", "nll_gradient_first_s", "nll_gradient_ms", "gradient_error", "gradient_directions"):
                 if fields.get(key) is not None:
                     row[key] = fields[key]
             if stage != "gradient":
@@ -293,12 +307,17 @@ def main():
                         help="also check the NLL gradient against central differences (a third process; see gradient_check)")
     parser.add_argument("--method", choices=fimflow.SOLVER_METHODS,
                         help="the solver (fimflow.SolverConfig's method; default: the library's default)")
+    parser.add_argument("--directions", type=int, default=CHECK_DIRECTIONS, metavar="N",
+                        help=f"random directions of the gradient check (default {CHECK_DIRECTIONS})")
+    parser.add_argument("--no-full-gradient", action="store_true",
+                        help="skip nll_gradient_* (one tangent per parameter; hours on the largest models): "
+                             "directional_ms (one tangent) is measured either way")
     parser.add_argument("--child", choices=("cold", "warm", "gradient"), help=argparse.SUPPRESS)
     parser.add_argument("--cache", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         (yaml_path,) = args.folders
-        child(yaml_path, args.cache, args.child, args.method)
+        child(yaml_path, args.cache, args.child, args.method, args.directions, not args.no_full_gradient)
         return
     if not args.folders:
         parser.error("give at least one DIR")
@@ -323,7 +342,8 @@ def main():
         print("\t".join(COLUMNS), flush=True)
     rows = []
     for name, yaml_path in problems:
-        row = run_problem(name, yaml_path, args.timeout, args.gradients, args.method)
+        row = run_problem(name, yaml_path, args.timeout, args.gradients, args.method, args.directions,
+                          not args.no_full_gradient)
         rows.append(row)
         if not args.json_only:
             print("\t".join(cell(row, c) for c in COLUMNS), flush=True)
