@@ -1,11 +1,14 @@
 """The anchor: pyPESTO + AMICI + fides on given start points (run inside bench/.anchor-venv).
 
-    python bench/anchor_pypesto.py PROBLEM_YAML STARTS_CSV
+    python bench/anchor_pypesto.py PROBLEM_YAML STARTS_CSV [MAX_TIME_S]
 
-Settings as in ../shared/reference/README.md: fides with default options and maxiter 1000,
+Settings as in ../shared/reference/README.md: fides with default options and maxiter 1000 (and
+fides' `maxtime` per start when MAX_TIME_S is given),
 AMICI rtol 1e-8, atol 1e-16, one process. Prints one JSON line: compile (SBML -> C++ -> shared
 library) time, multistart wall and CPU time, per-call simulate and NLL+gradient times, and the
-final NLL of every start (`nlls`, in start order).
+final NLL of every start (`nlls`, in start order). A problem whose measurement table has
+timepoint-specific observable or noise parameters, which AMICI cannot import, is flattened first
+(`petab.flatten_timepoint_specific_output_overrides`: the same likelihood, more observables).
 """
 
 import json
@@ -20,6 +23,9 @@ import pypesto.optimize
 import pypesto.petab
 
 
+PETAB_V1 = getattr(petab, "v1", petab)  # petab >= 0.3 keeps the v1 API under petab.v1
+
+
 def set_tolerances(solver, *, rtol, atol):
     """AMICI >= 1.0 names its setters in snake_case, earlier versions in camelCase."""
     for snake, camel, value in (("set_relative_tolerance", "setRelativeTolerance", rtol),
@@ -30,9 +36,14 @@ def set_tolerances(solver, *, rtol, atol):
 
 def main():
     yaml_path, starts_csv = sys.argv[1:3]
+    max_time_s = float(sys.argv[3]) if len(sys.argv) > 3 else None
     tic = time.perf_counter()
     with tempfile.TemporaryDirectory() as output:
-        petab_problem = petab.Problem.from_yaml(yaml_path)
+        petab_problem = PETAB_V1.Problem.from_yaml(yaml_path)
+        if PETAB_V1.lint.measurement_table_has_timepoint_specific_mappings(petab_problem.measurement_df):
+            # AMICI cannot import observable or noise parameters that differ between time points of
+            # one observable and condition: petab's own transformation gives each its own observable
+            PETAB_V1.flatten_timepoint_specific_output_overrides(petab_problem)
         importer = pypesto.petab.PetabImporter(petab_problem, output_folder=output)
         problem = importer.create_problem()
         compile_s = time.perf_counter() - tic
@@ -54,7 +65,8 @@ def main():
         full = np.tile(np.asarray(petab_problem.x_nominal_scaled), (len(starts), 1))  # fixed ones too
         full[:, petab_problem.x_free_indices] = starts
         problem.set_x_guesses(full)
-        optimizer = pypesto.optimize.FidesOptimizer(options={"maxiter": 1000}, verbose=0)
+        options = {"maxiter": 1000} if max_time_s is None else {"maxiter": 1000, "maxtime": max_time_s}
+        optimizer = pypesto.optimize.FidesOptimizer(options=options, verbose=0)
         tic, cpu = time.perf_counter(), time.process_time()
         result = pypesto.optimize.minimize(
             problem, optimizer=optimizer, n_starts=len(starts), progress_bar=False,

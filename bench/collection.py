@@ -83,7 +83,7 @@ def find_problems(folders):
     """(name, yaml path) of every PEtab v1 problem under `folders`, in path order."""
     found = []
     for top in folders:
-        for folder, subfolders, files in os.walk(top):
+        for folder, subfolders, files in os.walk(top, followlinks=True):
             subfolders.sort()
             yamls = sorted(os.path.join(folder, f) for f in files if f.endswith((".yaml", ".yml")))
             yamls = [y for y in yamls if is_petab_v1(y)]

@@ -1,6 +1,7 @@
 """Multistart benchmark: fimflow with the workflow's defaults, optionally beside pyPESTO+AMICI+fides.
 
-    .venv/bin/python bench/multistart.py PROBLEM_YAML [--n-starts N] [--seed S] [--anchor]
+    .venv/bin/python bench/multistart.py PROBLEM_YAML [--n-starts N] [--seed S] [--max-time S] [--anchor]
+    .venv/bin/python bench/multistart.py --folder DIR --n-starts 20 --max-time 300 --anchor
 
 Start points: `../shared/reference/startpoints_<problem>_seed<S>.csv` when it exists (the
 anchor's own starts), else drawn the same way (uniform on the estimation scale within the
@@ -18,7 +19,11 @@ Prints a table for humans, and as its last line one JSON object (`compile_s`, `w
 `cpu_s`, `n_starts`, `n_converged`, `best_nll`, `s_per_converged_start`, …). With
 `--anchor` it also runs the same study with pyPESTO + AMICI + fides in a virtual environment of
 its own (`bench/.anchor-venv`, installed on first use: AMICI builds from source, about 4
-minutes) and prints the ratio of every figure, measured in the same run. Run it alone: the
+minutes) and prints the ratio of every figure, measured in the same run; the JSON line then
+carries the anchor's figures under `"anchor"` (the same keys). `--max-time` is the same
+wall-clock budget per start for both tools (fides' `maxtime`). `--folder DIR` runs every PEtab
+problem under DIR this way (a process each) and prints one table: failed and converged starts,
+best NLL, wall, CPU and per-call times of each tool, then a JSON line of all. Run it alone: the
 machine's cores are shared and timings are noisy.
 """
 
@@ -187,6 +192,7 @@ def run_anchor(args, starts_csv):
         subprocess.run([python, "-m", "pip", "install", "--quiet", "pypesto", "amici", "fides", "petab"], check=True,
                        env=env)
     command = [python, os.path.join(HERE, "anchor_pypesto.py"), args.problem, starts_csv]
+    command += [] if args.max_time is None else [str(args.max_time)]
     out = subprocess.run(command, capture_output=True, text=True, env=env)
     if out.returncode != 0:
         raise RuntimeError(f"the anchor failed:\n{out.stderr[-3000:]}")
@@ -209,7 +215,9 @@ def show(rows):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("problem", help="a PEtab yaml (or fimflow problem.yaml)")
+    parser.add_argument("problem", nargs="?", help="a PEtab yaml (or fimflow problem.yaml)")
+    parser.add_argument("--folder", metavar="DIR", help="every PEtab problem under DIR instead of one problem, each "
+                        "in its own process (with --anchor: both tools on the same starts), one table")
     parser.add_argument("--n-starts", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--method", choices=METHODS, help="override the default optimiser (to compare)")
@@ -222,6 +230,13 @@ def main():
     parser.add_argument("--compile-only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--cache", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.folder:
+        if args.problem:
+            parser.error("give either PROBLEM_YAML or --folder DIR")
+        run_folder(args)
+        return
+    if not args.problem:
+        parser.error("give PROBLEM_YAML or --folder DIR")
     if args.compile_only:
         fimflow.setup_jax(args.cache)
         print(json.dumps(measure_compile(args, args.problem, args.n_starts, args.seed)))
@@ -247,7 +262,54 @@ def main():
     for r in rows:
         per_converged(r)
     show(rows)
-    print(json.dumps({k: (v if not isinstance(v, float) or np.isfinite(v) else None) for k, v in row.items()}))
+    line = json_ready(row)
+    if len(rows) > 1:
+        line["anchor"] = json_ready(rows[1])
+    print(json.dumps(line))
+
+
+def json_ready(row):
+    return {k: (v if not isinstance(v, float) or np.isfinite(v) else None) for k, v in row.items()}
+
+
+FOLDER_FIGURES = ["n_failed", "n_converged", "best_nll", "best_known_nll", "wall_s", "cpu_s", "simulate_ms",
+                  "nll_gradient_ms"]
+
+
+def run_folder(args):
+    """Every PEtab problem under args.folder through this script (a fresh process each, same
+    starts for both tools), one table row per problem and tool, and a JSON line of all."""
+    sys.path.insert(0, HERE)
+    from collection import find_problems  # noqa: PLC0415 (the same problem discovery as bench/collection.py)
+
+    problems = find_problems([args.folder])
+    print("problem\ttool\tstatus\t" + "\t".join(FOLDER_FIGURES), flush=True)
+    results = []
+    for name, yaml_path in problems:
+        command = [sys.executable, os.path.abspath(__file__), yaml_path, "--n-starts", str(args.n_starts),
+                   "--seed", str(args.seed)]
+        for flag, value in (("--max-time", args.max_time), ("--max-steps", args.max_steps), ("--method", args.method),
+                            ("--batch-size", args.batch_size)):
+            if value is not None:
+                command += [flag, str(value)]
+        command += ["--anchor"] if args.anchor else []
+        out = subprocess.run(command, capture_output=True, text=True)
+        lines = [x for x in out.stdout.strip().splitlines() if x.startswith("{")]
+        if out.returncode != 0 or not lines:
+            error = ([x for x in out.stderr.strip().splitlines() if x.strip()] or [f"exit status {out.returncode}"])[-1]
+            results.append({"problem": name, "status": "error", "error": error})
+            print(f"{name}\t-\terror\t{error}", flush=True)
+            continue
+        fimflow_row = json.loads(lines[-1])
+        anchor_row = fimflow_row.pop("anchor", None)
+        results.append({"problem": name, "status": "ok", "fimflow": fimflow_row, "anchor": anchor_row})
+        for tool_row in (fimflow_row, anchor_row):
+            if tool_row is None:
+                continue
+            cells = [tool_row.get(f) for f in FOLDER_FIGURES]
+            print(f"{name}\t{tool_row.get('tool')}\tok\t" + "\t".join("-" if c is None else f"{c:.6g}" for c in cells),
+                  flush=True)
+    print(json.dumps({"problems": results}))
 
 
 if __name__ == "__main__":
