@@ -53,9 +53,10 @@ def test_a_failing_start_is_its_own_outcome_and_a_failing_batch_stops_the_run():
         BatchRunner(broken, width=2).run(work, [0, 2, 3])
 
 
-def test_a_lane_does_not_depend_on_its_position_or_neighbours():
+@pytest.mark.parametrize("method", ["kvaerno5", "rodas5p"])
+def test_a_lane_does_not_depend_on_its_position_or_neighbours(method):
     problem = load("pk_fixed_dose")
-    objective = fimflow.Objective.from_problem(problem)
+    objective = fimflow.Objective.from_problem(problem, fimflow.SolverConfig(method=method))
     kernel = batch_kernel(objective, fimflow.FitOptions(method="trf"))  # residuals, Jacobians, objective
     point = problem.parameters.nominal_theta()
     others = point + np.array([[0.3, -0.2], [-0.5, 0.4]])
@@ -92,12 +93,14 @@ def test_concurrent_groups_give_the_same_results_as_one():
     assert two.n_batches > one.n_batches / 2  # each group's rounds carry at most 2 starts
 
 
-def test_fit_is_bitwise_the_same_with_one_or_two_threads():
+@pytest.mark.parametrize("method", ["kvaerno5", "rodas5p"])
+def test_fit_is_bitwise_the_same_with_one_or_two_threads(method):
     problem = load("pk_fixed_dose")
+    objective = fimflow.Objective.from_problem(problem, fimflow.SolverConfig(method=method))
     starts = fimflow.latin_hypercube_starts(problem, 5, seed=6)
     options = dict(method="trust_fim", batch_size=2)
-    one = fimflow.fit_multistart(problem, starts, options=fimflow.FitOptions(**options, threads=1))
-    two = fimflow.fit_multistart(problem, starts, options=fimflow.FitOptions(**options, threads=2))
+    one = fimflow.fit_multistart(problem, starts, objective=objective, options=fimflow.FitOptions(**options, threads=1))
+    two = fimflow.fit_multistart(problem, starts, objective=objective, options=fimflow.FitOptions(**options, threads=2))
     np.testing.assert_array_equal(two.x, one.x)
     np.testing.assert_array_equal(two.nll, one.nll)
     assert two.status == one.status and set(one.status) == {"converged"}
