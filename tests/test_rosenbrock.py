@@ -99,6 +99,27 @@ def test_a_batch_gives_the_states_of_single_solves():
         np.testing.assert_allclose(np.asarray(batched[i]), np.asarray(single), rtol=1e-10, atol=1e-18)
 
 
+def test_values_a_vector_field_closes_over_are_differentiated_and_may_be_batched():
+    """y' = -p·y with p captured by the vector field (not passed as `args`): the derivative rule
+    of the stage solves must see p's tangent (dy/dp = -t·e^{-pt}) and accept a p batched by
+    `vmap` (the solve's own last time point is captured so, per condition, in fimflow)."""
+    ts = jnp.array([0.5, 1.0, 2.0])
+
+    def solve(p):
+        term = diffrax.ODETerm(lambda t, y, args: -p * y)
+        sol = diffrax.diffeqsolve(term, Rodas5P(), 0.0, 2.0, None, jnp.array([1.0]), saveat=diffrax.SaveAt(ts=ts),
+                                  stepsize_controller=diffrax.PIDController(rtol=1e-10, atol=1e-12),
+                                  adjoint=diffrax.ForwardMode())
+        return sol.ys[:, 0]
+
+    ps = jnp.array([0.3, 1.7])
+    values, derivatives = jax.jit(jax.vmap(lambda p: jax.jvp(solve, (p,), (jnp.ones_like(p),))))(ps)
+    for i, p in enumerate(np.asarray(ps)):
+        t = np.asarray(ts)
+        np.testing.assert_allclose(np.asarray(values[i]), np.exp(-p * t), rtol=1e-8)
+        np.testing.assert_allclose(np.asarray(derivatives[i]), -t * np.exp(-p * t), rtol=1e-7)
+
+
 def test_method_is_checked():
     with pytest.raises(ValueError, match="method"):
         fimflow.SolverConfig(method="rodas4")

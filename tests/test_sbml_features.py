@@ -67,6 +67,30 @@ def test_time_dependent_piecewise_is_a_breakpoint(tmp_path):
     np.testing.assert_allclose(jac[:, 0], 2.0 * (t > 2.5), atol=1e-7)
 
 
+@pytest.mark.parametrize("method", fimflow.SOLVER_METHODS)
+def test_breakpoints_that_differ_between_conditions_with_sensitivities(tmp_path, method):
+    """dA/dt = r·cos(π·time) while time < t_b, then 0, t_b and the last time point set per condition
+    (so the solves of the two conditions, batched, differ in both):
+    A(t) = r·sin(π·min(t, t_b))/π, dA/dr = sin(π·min(t, t_b))/π. The Rosenbrock solver once
+    failed here (a batched value captured as a constant by its derivative rule)."""
+    model = sbml(species=[("A", 0.0, False, "concentration", "cell")], parameters=[("r", 2.0, True), ("t_b", 1.0, True)],
+                 rate_rules=[("A", "piecewise(r * cos(pi * time), time - t_b < 0, 0)")])
+    times = {"c1": [0.25, 0.5, 1.0, 1.5], "c2": [0.3, 0.6, 0.9]}
+    t_b = {"c1": 0.4, "c2": 0.75}
+    path = petab_problem(tmp_path, model, observables=[obs("obs_A", "A")],
+                         measurements=[measurement("obs_A", t, condition=c) for c, ts in times.items() for t in ts],
+                         parameters=[parameter("r", 2.0)],
+                         conditions=[{"conditionId": c, "t_b": v} for c, v in t_b.items()])
+    problem = fimflow.load_petab(path)
+    objective = fimflow.Objective.from_problem(problem, fimflow.SolverConfig(rtol=1e-10, atol=1e-12, method=method))
+    y, jac = _predictions_and_jacobian(objective, jnp.asarray(problem.parameters.nominal_theta()))
+    t = np.array([t for ts in times.values() for t in ts])
+    switch = np.array([t_b[c] for c, ts in times.items() for _ in ts])
+    shape = np.sin(np.pi * np.minimum(t, switch)) / np.pi
+    np.testing.assert_allclose(np.asarray(y), 2.0 * shape, rtol=1e-8)
+    np.testing.assert_allclose(np.asarray(jac)[:, 0], shape, rtol=1e-7)
+
+
 @pytest.mark.parametrize("condition", ["time - 1.25 < 0", "2 * time < 2.5", "1.25 > time"])
 def test_a_switch_written_as_any_linear_relation_of_time_is_a_breakpoint(tmp_path, condition):
     """dA/dt = 1 until t = 1.25, then 0. sympy turns only some spellings into `time < c`

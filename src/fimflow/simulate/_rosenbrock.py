@@ -99,38 +99,49 @@ def _combine(coefficients, stages):
 # ---------------------------------------------------------------- linear solves with the step's LU
 
 @eqx.filter_custom_jvp
-def _w_solve(terms, factors, t, y, args, inv_hg, b):
-    """$x = W^{-1} b$, $W = $ `inv_hg` $I - \\partial_y f(t, y, args)$ given by its LU `factors`
-    ($f$ = `terms.vf`; the terms themselves are constants of the derivative)."""
+def _w_solve(vf, factors, t, y, args, inv_hg, b):
+    """$x = W^{-1} b$, $W = $ `inv_hg` $I - \\partial_y f(t, y, args)$ given by its LU `factors`.
+
+    `vf` is the right-hand side closure-converted (`eqx.filter_closure_convert`): whatever the
+    vector field closes over (e.g. the last time point of a solve, batched across conditions)
+    is an operand here, with its tangent, not a constant captured by the derivative rule."""
     return jsl.lu_solve(factors, b)
 
 
 @_w_solve.def_jvp
 def _w_solve_jvp(primals, tangents):
-    terms, factors, t, y, args, inv_hg, b = primals
-    _, _, dt, dy, dargs, dinv_hg, db = tangents
+    vf, factors, t, y, args, inv_hg, b = primals
+    dvf, _, dt, dy, dargs, dinv_hg, db = tangents
     x = jsl.lu_solve(factors, b)
     tangent = jnp.zeros_like(x) if db is None else db
     if dinv_hg is not None:
         tangent = tangent - dinv_hg * x
-    moving = [(name, value, d) for name, value, d in (("t", t, dt), ("y", y, dy), ("args", args, dargs)) if d is not None]
+    arrays, static = eqx.partition(vf, eqx.is_inexact_array)
+    inputs = (("vf", arrays, dvf), ("t", t, dt), ("y", y, dy), ("args", args, dargs))
+    moving = [(name, value, d) for name, value, d in inputs if _has_tangent(d)]
     if moving:
         # d/de [J(t, y, args) x] along the tangents, x held fixed: a second directional derivative
-        fixed = {"t": t, "y": y, "args": args}
+        fixed = {"vf": arrays, "t": t, "y": y, "args": args}
 
         def jacobian_times_x(*values):
             point = dict(fixed, **{name: v for (name, _, _), v in zip(moving, values)})
-            return jax.jvp(lambda z: terms.vf(point["t"], z, point["args"]), (point["y"],), (x,))[1]
+            f = eqx.combine(point["vf"], static)
+            return jax.jvp(lambda z: f(point["t"], z, point["args"]), (point["y"],), (x,))[1]
 
         _, djx = jax.jvp(jacobian_times_x, tuple(v for _, v, _ in moving), tuple(_zeros_for(v, d) for _, v, d in moving))
         tangent = tangent + djx
     return x, jsl.lu_solve(factors, tangent)
 
 
+def _has_tangent(tangent):
+    return any(leaf is not None for leaf in jax.tree_util.tree_leaves(tangent, is_leaf=lambda d: d is None))
+
+
 def _zeros_for(value, tangent):
-    """`tangent` with every `None` leaf (a symbolic zero) as zeros shaped like `value`."""
-    return jax.tree_util.tree_map(lambda d, v: jnp.zeros_like(v) if d is None else d, tangent, value,
-                                  is_leaf=lambda d: d is None)
+    """`tangent` with every `None` leaf (a symbolic zero) as zeros shaped like `value` (kept
+    `None` where `value` has no array)."""
+    return jax.tree_util.tree_map(lambda d, v: (None if v is None else jnp.zeros_like(v)) if d is None else d,
+                                  tangent, value, is_leaf=lambda d: d is None)
 
 
 # ---------------------------------------------------------------- dense output
@@ -178,7 +189,8 @@ class Rodas5P(diffrax.AbstractAdaptiveSolver):
 
     def step(self, terms, t0, t1, y0, args, solver_state, made_jump):
         del solver_state, made_jump
-        vf = terms.vf
+        # tracers the vector field closes over become explicit operands (see `_w_solve`)
+        vf = eqx.filter_closure_convert(terms.vf, t0, y0, args)
         h = t1 - t0
         inv_hg = 1.0 / (h * GAMMA)
         frozen = jax.lax.stop_gradient((t0, y0, args, inv_hg))
@@ -189,7 +201,7 @@ class Rodas5P(diffrax.AbstractAdaptiveSolver):
         def stage(stages, tableau):
             i, points, coupling, time, time_derivative = tableau
             rhs = vf(t0 + time * h, y0 + _combine(points, stages), args) + _combine(coupling, stages) / h
-            k = _w_solve(terms, factors, t0, y0, args, inv_hg, rhs + (time_derivative * h) * dfdt)
+            k = _w_solve(vf, factors, t0, y0, args, inv_hg, rhs + (time_derivative * h) * dfdt)
             return stages.at[i].set(k), None
 
         # one right-hand side in the program, not eight (XLA compile time grows with the copies)
