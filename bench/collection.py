@@ -226,7 +226,7 @@ def gradient_check(yaml_path, cache, method=None, directions=CHECK_DIRECTIONS):
         f = {k: float(nll(objective, jax.numpy.asarray(theta + k * CHECK_STEP * v))) for k in (-2, -1, 1, 2)}
         estimate = (8 * (f[1] - f[-1]) - (f[2] - f[-2])) / (12 * CHECK_STEP)
         error = abs(d - estimate) / abs(estimate)
-        worst = error if not np.isfinite(error) or not np.isfinite(worst) else max(worst, error)
+        worst = float(np.maximum(worst, error))  # NaN propagates (max() would drop it)
         report(gradient_error=worst, gradient_directions=count)
 
 

@@ -103,12 +103,13 @@ def roadrunner_table(yaml_path, rtol, atol, stops, out_path):
     simulation.to_csv(out_path, sep="\t", index=False)
 
 
-def llh_of(yaml_path, table_path):
+def llh_of(yaml_path, table_paths):
+    """petab's log-likelihood of each simulation table (the problem read once)."""
     import pandas as pd
     import petab.v1 as petab
     problem = petab.Problem.from_yaml(yaml_path)
-    table = pd.read_csv(table_path, sep="\t")
-    return float(petab.calculate_llh(problem.measurement_df, table, problem.observable_df, problem.parameter_df))
+    return [float(petab.calculate_llh(problem.measurement_df, pd.read_csv(path, sep="\t"), problem.observable_df,
+                                      problem.parameter_df)) for path in table_paths]
 
 
 # ------------------------------------------------------------- in fimflow's environment
@@ -121,10 +122,10 @@ def main():
     parser.add_argument("--stop", type=float, nargs="*", default=[], metavar="T",
                         help="extra times where CVODE is stopped and restarted (discontinuities in time)")
     parser.add_argument("--inner", choices=("simulate", "llh"), help=argparse.SUPPRESS)
-    parser.add_argument("--out", help=argparse.SUPPRESS)
+    parser.add_argument("--out", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.inner == "simulate":
-        roadrunner_table(args.yaml, args.rtol, args.atol, args.stop, args.out)
+        roadrunner_table(args.yaml, args.rtol, args.atol, args.stop, args.out[0])
         return
     if args.inner == "llh":
         print(json.dumps(llh_of(args.yaml, args.out)))
@@ -149,8 +150,9 @@ def main():
         published = [f for f in sorted(os.listdir(folder)) if f.startswith("simulatedData") and f.endswith(".tsv")]
         if published:
             tables["simulatedData"] = os.path.join(folder, published[0])
-        llh = {name: json.loads(subprocess.run([python, os.path.abspath(__file__), args.yaml, "--inner", "llh", "--out", path],
-                                               check=True, capture_output=True, text=True).stdout) for name, path in tables.items()}
+        values = subprocess.run([python, os.path.abspath(__file__), args.yaml, "--inner", "llh", "--out", *tables.values()],
+                                check=True, capture_output=True, text=True).stdout
+        llh = dict(zip(tables, json.loads(values)))
         reference = theirs["simulation"].to_numpy()
         summary = {"problem": args.yaml, "rtol": args.rtol, "atol": args.atol, "llh": llh}
         for name, path in tables.items():

@@ -193,8 +193,12 @@ class Rodas5P(diffrax.AbstractAdaptiveSolver):
         vf = eqx.filter_closure_convert(terms.vf, t0, y0, args)
         h = t1 - t0
         inv_hg = 1.0 / (h * GAMMA)
-        frozen = jax.lax.stop_gradient((t0, y0, args, inv_hg))
-        jac = jax.jacfwd(lambda y: vf(frozen[0], y, frozen[2]))(frozen[1])
+        # the Jacobian and LU from inputs without tangents, the closed-over values included: the
+        # stage solves' derivative rule accounts for them, never a differentiated factorisation
+        arrays, static = eqx.partition(vf, eqx.is_inexact_array)
+        frozen = jax.lax.stop_gradient((t0, y0, args, inv_hg, arrays))
+        frozen_vf = eqx.combine(frozen[4], static)
+        jac = jax.jacfwd(lambda y: frozen_vf(frozen[0], y, frozen[2]))(frozen[1])
         factors = jsl.lu_factor(frozen[3] * jnp.eye(y0.shape[0], dtype=y0.dtype) - jac)
         dfdt = jax.jvp(lambda t: vf(t, y0, args), (t0,), (jnp.ones_like(t0),))[1]
 
