@@ -71,6 +71,36 @@ def test_pk_values_and_sensitivities_equal_the_closed_form(theta):
     np.testing.assert_allclose(np.asarray(jax.jacfwd(concentration)(jnp.array(theta))), analytic, rtol=1e-7, atol=1e-12)
 
 
+def test_pk_second_derivatives_equal_the_closed_form():
+    """Forward over forward (the observed FIM, a design's time gradient): the stage solves' rule
+    is itself differentiated, so W's dependence on the parameters must enter the second
+    derivative (with the factorisation held constant there it was off by up to 4e-4 relative).
+    C = (D/V) e^{-(CL/V) t} in (V, CL), and d²C/dt² = K² C for the time derivative."""
+    ts = jnp.array([0.25, 1.0, 2.0, 6.0, 24.0])
+    dose = 100.0
+
+    def concentration(x):
+        return fimflow.simulate(OneCompartmentPK(), jnp.stack([dose, x[0], x[1]]), ts, RODAS)[1][:, 0]
+
+    volume, clearance = 10.0, 2.0
+    t = np.asarray(ts)
+    c = dose / volume * np.exp(-clearance / volume * t)
+    # c = D/V e^{-CL t/V}: second derivatives in V and CL
+    d_vv = c * (2 / volume**2 - 4 * clearance * t / volume**3 + (clearance * t) ** 2 / volume**4)
+    d_vc = c * (2 * t / volume**2 - clearance * t**2 / volume**3)
+    d_cc = c * t**2 / volume**2
+    exact = np.stack([np.stack([d_vv, d_vc], -1), np.stack([d_vc, d_cc], -1)], -1)
+    hessian = np.asarray(jax.jacfwd(jax.jacfwd(concentration))(jnp.array([volume, clearance])))
+    np.testing.assert_allclose(hessian, exact, rtol=1e-7, atol=1e-12)
+
+    def at(time):  # C at one time, as a function of the time
+        return fimflow.simulate(OneCompartmentPK(), jnp.array([dose, volume, clearance]), time[None], RODAS)[1][0, 0]
+
+    k = clearance / volume
+    c4 = dose / volume * np.exp(-k * 4.0)
+    assert float(jax.jacfwd(jax.jacfwd(at))(jnp.array(4.0))) == pytest.approx(k**2 * c4, rel=1e-7)
+
+
 def test_robertson_sensitivities_match_central_differences():
     ts = jnp.array([1.0, 100.0, 1e4])
     config = fimflow.SolverConfig(rtol=1e-11, atol=1e-16, method="rodas5p")

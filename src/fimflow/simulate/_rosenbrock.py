@@ -112,7 +112,11 @@ def _w_solve(vf, factors, t, y, args, inv_hg, b):
 def _w_solve_jvp(primals, tangents):
     vf, factors, t, y, args, inv_hg, b = primals
     dvf, _, dt, dy, dargs, dinv_hg, db = tangents
-    x = jsl.lu_solve(factors, b)
+    # the solves inside the rule are `_w_solve` again, so that differentiating the rule (second
+    # derivatives: the observed FIM, a design's time gradient) applies this rule to them and
+    # accounts for W's own dependence on (t, y, args, inv_hg); `lu_solve` with the frozen
+    # factors would treat W as a constant there
+    x = _w_solve(vf, factors, t, y, args, inv_hg, b)
     tangent = jnp.zeros_like(x) if db is None else db
     if dinv_hg is not None:
         tangent = tangent - dinv_hg * x
@@ -130,7 +134,7 @@ def _w_solve_jvp(primals, tangents):
 
         _, djx = jax.jvp(jacobian_times_x, tuple(v for _, v, _ in moving), tuple(_zeros_for(v, d) for _, v, d in moving))
         tangent = tangent + djx
-    return x, jsl.lu_solve(factors, tangent)
+    return x, _w_solve(vf, factors, t, y, args, inv_hg, tangent)
 
 
 def _has_tangent(tangent):
