@@ -95,8 +95,9 @@ def fit_options(args):
 
 
 def solver_config(args):
-    """The workflow's solver defaults, or with the step budget asked for."""
-    return fimflow.SolverConfig() if args.max_steps is None else fimflow.SolverConfig(max_steps=args.max_steps)
+    """The workflow's solver defaults, or with the step budget and solver asked for."""
+    overrides = {"max_steps": args.max_steps, "method": args.solver}
+    return fimflow.SolverConfig(**{k: v for k, v in overrides.items() if v is not None})
 
 
 def measure_compile(args, yaml_path, n_starts, seed):
@@ -118,7 +119,8 @@ def measure_compile(args, yaml_path, n_starts, seed):
 def compile_in_fresh_process(args, cache):
     command = [sys.executable, __file__, args.problem, "--n-starts", str(args.n_starts), "--seed", str(args.seed),
                "--compile-only", "--cache", cache]
-    for flag, value in (("--method", args.method), ("--batch-size", args.batch_size), ("--max-steps", args.max_steps)):
+    for flag, value in (("--method", args.method), ("--batch-size", args.batch_size), ("--max-steps", args.max_steps),
+                        ("--solver", args.solver)):
         if value is not None:
             command += [flag, str(value)]
     out = subprocess.run(command, capture_output=True, text=True, check=True)
@@ -222,6 +224,8 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--method", choices=METHODS, help="override the default optimiser (to compare)")
     parser.add_argument("--batch-size", type=int, help="override the default batch size (to compare)")
+    parser.add_argument("--solver", choices=fimflow.SOLVER_METHODS,
+                        help="override the default ODE solver (`solver.method`, to compare)")
     parser.add_argument("--max-steps", type=int, help="solver steps per solve (default: the workflow's 100000; "
                         "AMICI's default is 10000)")
     parser.add_argument("--max-time", type=float, help="wall-clock budget per start in seconds (default: none); "
@@ -289,7 +293,7 @@ def run_folder(args):
         command = [sys.executable, os.path.abspath(__file__), yaml_path, "--n-starts", str(args.n_starts),
                    "--seed", str(args.seed)]
         for flag, value in (("--max-time", args.max_time), ("--max-steps", args.max_steps), ("--method", args.method),
-                            ("--batch-size", args.batch_size)):
+                            ("--batch-size", args.batch_size), ("--solver", args.solver)):
             if value is not None:
                 command += [flag, str(value)]
         command += ["--anchor"] if args.anchor else []

@@ -31,8 +31,8 @@ class SolverConfig(eqx.Module):
     - `method`: the solver when `solver` is `None`: `"kvaerno5"` (the implicit Runge-Kutta method
       above), `"rodas5p"` (a Rosenbrock method of order 5, `Rodas5P`: one Jacobian and one LU
       factorisation per step, no Newton iterations, sensitivities solved with the same LU), or
-      `"auto"` (default): `rodas5p` for models of more than `ROSENBROCK_STATES` states,
-      `kvaerno5` otherwise.
+      `"auto"` (default): the solver the collection bench shows best, `AUTO_METHOD`, for
+      models of every size (see there for the figures).
 
     Why Newton and not diffrax's default chord iteration (one Jacobian per step): on
     Boehm_JProteomeRes2014 at rtol 1e-8 the chord iteration fails to converge on half the steps
@@ -57,8 +57,7 @@ class SolverConfig(eqx.Module):
         """The diffrax solver for a model of `n_states` states (`None`: unknown, counts as small)."""
         if self.solver is not None:
             return self.solver
-        large = n_states is not None and n_states > ROSENBROCK_STATES
-        if self.method == "rodas5p" or (self.method == "auto" and large):
+        if (AUTO_METHOD if self.method == "auto" else self.method) == "rodas5p":
             return Rodas5P()
         atol = NEWTON_ATOL_FACTOR * self.atol if self.newton_atol is None else self.newton_atol
         newton = optx.Newton(rtol=self.rtol, atol=atol, norm=negligible_rms_norm, cauchy_termination=False)
@@ -78,12 +77,19 @@ class SolverConfig(eqx.Module):
 METHODS = ("auto", "kvaerno5", "rodas5p")
 """The solvers `SolverConfig.method` names."""
 
-ROSENBROCK_STATES = 100
-"""Above this many states `method="auto"` takes Rodas5P. Newton's iterations factorise a dense
-n x n matrix about twelve times per Kvaerno5 step, Rodas5P once: on Lang_PLOSComputBiol2024
-(124 states) one simulation takes 28 s with Kvaerno5 and 7.0 s with Rodas5P, on Chen_MSB2009
-(500 states) 130 vs 15 ms per step. Below it, Kvaerno5 with Newton stays the default whose
-accuracy and robustness the bench figures of the README were measured with."""
+AUTO_METHOD = "rodas5p"
+"""What `method="auto"` takes, for every model size: Rodas5P. Measured in one run on this 2-core
+machine (`bench/collection.py ../shared/benchmark_models --method M`, nominal parameters, rtol
+1e-8), simulation per call Kvaerno5 -> Rodas5P: Bachmann 1816 -> 509 ms, Bertozzi 1.48 -> 0.67,
+Boehm 5.56 -> 3.23, Bruno 3.70 -> 1.88, Crauste 10.0 -> 4.62, Fujita 28.0 -> 20.3, Perelson
+4.20 -> 1.28, Zheng 12.7 -> 16.5 (faster on 7 of 8); NLL + gradient faster on 5 of 8 (Boehm
+18.7 -> 11.5 ms, Perelson 12.9 -> 4.9; slower: Crauste 22.5 -> 42.4, Bachmann +10 %, Fujita
++6 %); both match every reference log-likelihood. At the 40 seed-1 reference start points of
+Fujita_SciSignal2010 Kvaerno5 cannot integrate 9 (100,000 steps, 137-217 s each), Rodas5P
+integrates all 40 (20.8 s for all), and where both integrate their NLLs agree to 1e-9 relative.
+On the large models Newton's iterations factorise a dense n x n matrix about twelve times per
+Kvaerno5 step, Rodas5P once: Lang_PLOSComputBiol2024 (124 states) 28 s vs 7.0 s per simulation,
+Chen_MSB2009 (500 states) 130 vs 15 ms per step."""
 
 NEWTON_ATOL_FACTOR = 1e2
 r"""Default ratio of the Newton iterations' absolute tolerance to the step controller's `atol`.
