@@ -3,8 +3,8 @@
     .venv/bin/python bench/multistart.py PROBLEM_YAML [--n-starts N] [--seed S] [--max-time S] [--anchor]
     .venv/bin/python bench/multistart.py --folder DIR --n-starts 20 --max-time 300 --anchor
 
-Start points: `../shared/reference/startpoints_<problem>_seed<S>.csv` when it exists (the
-anchor's own starts), else drawn the same way (uniform on the estimation scale within the
+Start points: `../shared/reference/startpoints_<problem>_n<N>_seed<S>.csv` or
+`startpoints_<problem>_seed<S>.csv` when one exists (the anchor's own starts), else drawn the same way (uniform on the estimation scale within the
 bounds, `numpy.random.RandomState(S)`, drawn as `(n_params, n_starts)`). A start has
 converged when its final NLL <= best known + 0.1, best known being the lowest of the best NLL
 found, the NLL at the nominal parameters and `../shared/reference/best_known_<problem>.csv`.
@@ -60,11 +60,12 @@ def problem_id(path):
 
 def start_points(problem, name, n_starts, seed):
     """The anchor's start points if recorded, else drawn the way it drew them."""
-    path = os.path.join(REFERENCE, f"startpoints_{name}_seed{seed}.csv")
-    if os.path.isfile(path):
-        table = pd.read_csv(path).set_index("start")
-        if len(table) >= n_starts:
-            return table[list(problem.parameter_ids)].to_numpy()[:n_starts], path
+    for path in (os.path.join(REFERENCE, f"startpoints_{name}_n{n_starts}_seed{seed}.csv"),
+                 os.path.join(REFERENCE, f"startpoints_{name}_seed{seed}.csv")):
+        if os.path.isfile(path):
+            table = pd.read_csv(path).set_index("start")
+            if len(table) >= n_starts:
+                return table[list(problem.parameter_ids)].to_numpy()[:n_starts], path
     lb, ub = problem.parameters.bounds()
     u = np.random.RandomState(seed).uniform(size=(problem.n_params, n_starts)).T
     return lb + u * (ub - lb), f"uniform, RandomState({seed})"

@@ -119,3 +119,17 @@ def test_max_iterations_is_reported():
                                   ftol=1e-16, xtol=1e-16, gtol=1e-10)
     assert full.status == "converged"
     np.testing.assert_allclose(full.x, [1.0, 1.0], atol=1e-8)
+
+
+def test_subproblem_of_a_strongly_indefinite_matrix_stays_within_the_radius():
+    """lam[0] = -2.6e18 beside O(100) eigenvalues (a secant pair over a blow-up, Fujita): the
+    tolerances must sit above the float spacing near 2.6e18 (512), or lam[0] + mu rounds to zero
+    and the step is infinite. Minimiser: along e0 to the boundary (its curvature dominates)."""
+    h = np.diag([-2.6e18, 1.0, 98.0])
+    g = np.array([1.0, 22.0, 3.0])
+    for radius in (1.0, 0.25, 1e-3):
+        p = _trust_region.solve_subproblem(g, h, radius)
+        assert np.all(np.isfinite(p)) and np.linalg.norm(p) <= radius * (1 + 1e-8)
+        along = -radius * np.array([1.0, 0.0, 0.0])  # the sign that lowers g·p
+        assert g @ p + 0.5 * p @ h @ p <= (g @ along + 0.5 * along @ h @ along) * (1 - 1e-12)
+

@@ -62,7 +62,10 @@ def solve_subproblem(g: np.ndarray, h: np.ndarray, radius: float) -> np.ndarray:
         with np.errstate(divide="ignore", invalid="ignore"):
             return -(q @ np.where(a == 0.0, 0.0, a / d))
 
-    scale = max(1.0, abs(lam[-1]))
+    # the largest |eigenvalue|: a strongly indefinite h (lam[0] = -2.6e18 with lam[-1] = 98, from
+    # a secant pair over a blow-up) needs tolerances above the spacing of floats near -lam[0], or
+    # lam[0] + mu rounds to 0 and the step is infinite
+    scale = max(1.0, float(np.abs(lam).max()))
     if lam[0] > 1e-14 * scale:  # positive definite: the Newton step if it fits
         p = step_at(0.0)
         if np.linalg.norm(p) <= radius:
@@ -165,8 +168,8 @@ def minimize(
             v = (g_new - g) - h_new @ s - correction @ s  # secant residual of the correction
             if abs(v @ s) > 1e-8 * np.linalg.norm(v) * size:
                 correction = correction + np.outer(v, v) / (v @ s)
-        if ratio < _SHRINK:
-            radius = _SHRINK * size
+        if ratio < _SHRINK:  # never grows: a step clipped to the box can be longer than the radius
+            radius = _SHRINK * min(size, radius)
         elif ratio > _GOOD and size >= 0.9 * radius:
             radius = _GROW * radius
         if ratio > _ACCEPT:
