@@ -132,4 +132,3 @@ def test_subproblem_of_a_strongly_indefinite_matrix_stays_within_the_radius():
         assert np.all(np.isfinite(p)) and np.linalg.norm(p) <= radius * (1 + 1e-8)
         along = -radius * np.array([1.0, 0.0, 0.0])  # the sign that lowers g·p
         assert g @ p + 0.5 * p @ h @ p <= (g @ along + 0.5 * along @ h @ along) * (1 - 1e-12)
-

@@ -53,8 +53,8 @@ class SolverConfig(eqx.Module):
     newton_atol: float | None = eqx.field(static=True, default=None)
     method: str = eqx.field(static=True, default="auto")
 
-    def make_solver(self, n_states: int | None = None) -> diffrax.AbstractSolver:
-        """The diffrax solver for a model of `n_states` states (`None`: unknown, counts as small)."""
+    def make_solver(self) -> diffrax.AbstractSolver:
+        """The diffrax solver these settings name (the same for every model size)."""
         if self.solver is not None:
             return self.solver
         if (AUTO_METHOD if self.method == "auto" else self.method) == "rodas5p":

@@ -28,7 +28,7 @@ def diffeqsolve(model, theta, y0, t0, t1, saveat, config, event=None):
         controller = diffrax.ClipStepSizeController(controller, step_ts=step_ts, jump_ts=jumps)
     return diffrax.diffeqsolve(
         diffrax.ODETerm(lambda t, y, args: vector_field(t, y, args)),
-        config.make_solver(n_states=y0.shape[0]),
+        config.make_solver(),
         t0=t0,
         t1=t1,
         dt0=None,
