@@ -33,11 +33,47 @@ def test_a_stored_program_gives_the_traced_numbers_and_is_not_traced_again(store
         raise AssertionError("traced again")
 
     monkeypatch.setattr(_programs.jax.export, "export", no_trace)
+    monkeypatch.setattr(_programs, "_LOADED", type(_programs._LOADED)())  # as in a new process: from the store
     again = _programs.stored_program("fisher", _batch_fisher, objective, thetas)(thetas)
     for a, b, c in zip(direct, first, again):
         np.testing.assert_array_equal(np.asarray(c), np.asarray(b))  # the stored program: bitwise
         # the data are constants of the stored program (XLA may fold them): round-off apart
         np.testing.assert_allclose(np.asarray(b), a, rtol=1e-13, atol=1e-13 * np.max(np.abs(a)))
+
+
+@pytest.mark.parametrize("stored", [True, False])
+def test_a_repeated_call_in_one_process_reuses_its_program(stored, tmp_path, monkeypatch):
+    """A loop of `stored_call`s (a prediction profile's steps) neither traces, deserialises nor
+    compiles again; other data are another program."""
+    monkeypatch.setattr(_programs, "_store", lambda: str(tmp_path) if stored else None)
+    monkeypatch.setattr(_programs, "_LOADED", type(_programs._LOADED)())
+    traces = []
+
+    def fisher(objective, x):
+        traces.append(1)  # runs at trace time only
+        return expected_fisher_information(objective, x)
+
+    problem = load("pk_fixed_dose")
+    objective = fimflow.Objective.from_problem(problem)
+    x = problem.parameters.nominal_theta()
+    first = np.asarray(_programs.stored_call(fisher, objective, x))
+    n_traces = len(traces)
+
+    def fail(*args, **kwargs):
+        raise AssertionError("loaded again")
+
+    monkeypatch.setattr(_programs.jax.export, "deserialize", fail)
+    monkeypatch.setattr(_programs.jax.export, "export", fail)
+    for factor in (1.0, 1.1, 0.9):
+        again = np.asarray(_programs.stored_call(fisher, fimflow.Objective.from_problem(problem), x * factor))
+    assert len(traces) == n_traces
+    np.testing.assert_allclose(again, expected_fisher_information(objective, x * 0.9), rtol=1e-12)
+    assert not np.allclose(again, first, rtol=1e-3)
+    other = fimflow.Objective.from_problem(problem.with_measurements(problem.values * 1.01))
+    monkeypatch.undo()  # the other data trace a program of their own
+    monkeypatch.setattr(_programs, "_store", lambda: None)
+    _programs.stored_call(fisher, other, x)
+    assert len(traces) > n_traces
 
 
 def test_the_key_tells_data_shapes_and_functions_apart():
