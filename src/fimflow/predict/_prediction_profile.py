@@ -191,6 +191,9 @@ class _Path:
         try:
             out = trust_region_minimize(penalised, x0, s.lower, s.upper, max_iterations=s.options.max_iterations,
                                          ftol=1e-12, xtol=1e-12, gtol=1e-12)
+            if out.status == "max_iterations":  # once more from there, with a fresh radius and secant estimate
+                out = trust_region_minimize(penalised, out.x, s.lower, s.upper,
+                                             max_iterations=s.options.max_iterations, ftol=1e-12, xtol=1e-12, gtol=1e-12)
         except np.linalg.LinAlgError as error:
             _log.warning("the penalised fit at target %.10g failed: %s", target, error)
             return _Point(target, np.nan, np.nan, np.asarray(x0), "failed")
@@ -238,8 +241,9 @@ class _Path:
             nearer = min((inside, outside), key=lambda p: abs(self.u(p) - self.u_alpha))
             point = self.solve(root + miss, nearer.theta)
             new.append(point)
-            if point.status == "failed":
-                _log.warning("refining the crossing near %.10g failed; the interpolated crossing is kept", root)
+            if point.status != "converged":  # its objective is not the profile's there: nothing to refine on
+                _log.warning("refining the crossing near %.10g: the penalised fit %s; the interpolated crossing is "
+                             "kept", root, "failed" if point.status == "failed" else "did not converge")
                 break
             miss = point.target - point.value
             if self.u(point) <= self.u_alpha and direction * (point.value - inside.value) > 0:
