@@ -172,6 +172,30 @@ def test_pk_profile_points_are_constrained_optima(pk):
     np.testing.assert_allclose(result.x, point[list(problem.parameter_ids)].to_numpy(dtype=float), atol=1e-4)
 
 
+def test_refinement_stops_at_a_penalised_fit_that_did_not_converge(pk, monkeypatch):
+    """Points of unconverged fits are not on the profile: the crossing is not refined on them
+    (before: 30 secant steps per side on optimiser noise, Boehm_JProteomeRes2014 256 s)."""
+    from fimflow.predict import _prediction_profile as module
+
+    problem, x_best, _, spec, exact = pk
+    rng, exact_minimize = np.random.default_rng(0), module.trust_region_minimize
+
+    def unconverged(*args, **kwargs):  # an optimiser that stops off the profile, as on a hard problem
+        out = exact_minimize(*args, **kwargs)
+        return dataclasses.replace(out, x=out.x + rng.normal(0.0, 1e-4, out.x.shape), status="max_iterations")
+
+    monkeypatch.setattr(module, "trust_region_minimize", unconverged)
+    options = PredictionProfileOptions(max_points=8)
+    profile = prediction_profile(problem, spec, 20.0, x_best, options=options)
+    points = profile.points[profile.points["direction"] != "best"]
+    assert set(points["status"]) == {"max_iterations"}
+    assert (profile.lower_end, profile.upper_end) == ("crossed", "crossed")
+    for direction in ("lower", "upper"):  # walk points plus at most one refinement point per side
+        assert (points["direction"] == direction).sum() <= options.max_points + 1
+    # the crossing interpolated between the last points is still near the exact one
+    np.testing.assert_allclose([profile.lower, profile.upper], [exact.lower, exact.upper], rtol=1e-2)
+
+
 def test_ensemble_bands(pk):
     problem, x_best, _, spec, profile = pk
     members = ensemble_from_profiles(profile.points, problem.parameter_ids, profile.threshold)
