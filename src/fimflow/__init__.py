@@ -113,6 +113,10 @@ from .design import design_criterion as design_criterion
 from .design import optimal_design as optimal_design
 from .design import sensitivity_curves as sensitivity_curves
 
+# validation
+from .validate import kl_divergence as kl_divergence
+from .validate import monte_carlo_kl as monte_carlo_kl
+
 # results
 from .results import problem_summary as problem_summary
 
