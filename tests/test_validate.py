@@ -83,3 +83,63 @@ def test_kl_per_measurement_matches_quadrature(tmp_path, distribution, transform
         assert terms[i] == pytest.approx(value, rel=1e-8, abs=1e-12)
     estimate, error = fimflow.monte_carlo_kl(objective, theta, other, 20_000, seed=5)
     assert abs(estimate - terms.sum()) <= 3.0 * error
+
+
+def test_kl_along_directions_of_a_linear_gaussian_model_is_exactly_quadratic(tmp_path):
+    problem = write_problem(tmp_path / "linear", SIGMA)
+    objective = fimflow.Objective.from_problem(problem)
+    design = np.stack([np.ones_like(TIMES), TIMES, TIMES**2], axis=1)
+    fim = design.T @ design / SIGMA**2
+    table, reach = fimflow.kl_along_directions(objective, np.array([1.0, 0.5, 0.1]), fim, problem.parameter_ids)
+    assert len(table) == 6 * 2 * len(fimflow.validate.KL_RADII)
+    np.testing.assert_allclose(table["ratio"], 1.0, rtol=1e-10)
+    assert all(value == np.inf for value in reach.values())
+
+
+def pk_kl(x, y, times, sigma=0.1):
+    """KL between the PK data distributions at (log10 V, log10 CL) x and y: sum (C_x - C_y)^2 / (2 sigma^2)."""
+    def c(z):
+        volume, clearance = 10.0 ** np.asarray(z)
+        return 100.0 / volume * np.exp(-clearance / volume * times)
+    return np.sum((c(x) - c(y)) ** 2) / (2 * sigma**2)
+
+
+def test_kl_along_directions_follows_the_closed_form_and_finds_where_the_quadratic_stops():
+    problem = fimflow.load_problem(f"{REPO}/data/pk_fixed_dose/problem.yaml")
+    objective = fimflow.Objective.from_problem(problem)
+    times = problem.measurements["time"].to_numpy()
+    x = np.log10([10.0, 2.0])
+    # the FIM in closed form: J^T J / sigma^2 with J the gradient of C in (log10 V, log10 CL)
+    volume, clearance = 10.0, 2.0
+    c = 100.0 / volume * np.exp(-clearance / volume * times)
+    jacobian = np.log(10.0) * np.stack([c * (clearance / volume * times - 1.0), -c * clearance / volume * times], 1)
+    fim = jacobian.T @ jacobian / 0.1**2
+    radii = (0.25, 1.0, 4.0, 16.0, 64.0)
+    table, reach = fimflow.kl_along_directions(objective, x, fim, problem.parameter_ids, radii=radii)
+    lam, vectors = np.linalg.eigh(fim)
+    steps = {"v1": vectors[:, 1] / np.sqrt(lam[1]), "v2": vectors[:, 0] / np.sqrt(lam[0]),
+             "V": np.array([1.0, 0.0]) / np.sqrt(fim[0, 0]), "CL": np.array([0.0, 1.0]) / np.sqrt(fim[1, 1])}
+    for name, step in steps.items():
+        rows = table[table["direction"] == name]
+        for r, kl in zip(rows["r"], rows["kl"]):
+            # the eigenvector's sign is the library's choice: the table's KL is one of the two signs
+            by_hand = {pk_kl(x, x + s * r * step, times) for s in (1.0, -1.0)}
+            assert any(kl == pytest.approx(v, rel=1e-6) for v in by_hand), (name, r, kl, by_hand)
+        ratios = rows["kl"] / (0.5 * rows["r"] ** 2)
+        outside = rows.loc[(ratios < 0.9) | (ratios > 1.1), "r"].abs()
+        assert reach[name] == (outside.min() if len(outside) else np.inf)
+    assert table.loc[table["r"].abs() == 0.25, "ratio"].between(0.97, 1.03).all()  # quadratic near theta
+    assert all(np.isfinite(reach[name]) for name in steps)  # and not at 64 Wald units
+
+
+def test_a_null_direction_has_no_wald_reach():
+    problem = fimflow.load_problem(f"{REPO}/data/pk_full/problem.yaml")
+    objective = fimflow.Objective.from_problem(problem)
+    x = problem.parameters.nominal_theta()  # log10 of D = 100, V = 10, CL = 2
+    times = problem.measurements["time"].to_numpy()
+    c = 10.0 * np.exp(-0.2 * times)
+    jacobian = np.log(10.0) * np.stack([c, c * (0.2 * times - 1.0), -c * 0.2 * times], 1)  # rows sum to 0
+    fim = jacobian.T @ jacobian / 0.1**2  # rank 2, null direction (1, 1, 1)/sqrt(3)
+    table, reach = fimflow.kl_along_directions(objective, x, fim, problem.parameter_ids)
+    assert np.isnan(reach["v3"]) and "v3" not in set(table["direction"])
+    assert np.isfinite(table["kl"]).all()

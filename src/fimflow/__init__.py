@@ -114,6 +114,7 @@ from .design import optimal_design as optimal_design
 from .design import sensitivity_curves as sensitivity_curves
 
 # validation
+from .validate import kl_along_directions as kl_along_directions
 from .validate import kl_divergence as kl_divergence
 from .validate import monte_carlo_kl as monte_carlo_kl
 

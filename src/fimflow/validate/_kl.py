@@ -15,19 +15,23 @@ divergence as the mean log-likelihood ratio over data simulated at $\theta$ (a c
 closed forms).
 """
 
-import jax
-import jax.numpy as jnp
 import numpy as np
+import pandas as pd
 
-from ..simulate import Objective
+from ..simulate import Objective, stored_call
 from ..problem import from_linear_by_code
 
 
+def _transformed_means_and_scales(objective: Objective, theta):
+    y, s, ok = objective.predictions_and_noise(theta)
+    return from_linear_by_code(y, objective.transformation), s, ok
+
+
 def _means_and_scales(objective: Objective, theta):
-    y, s, ok = objective.predictions_and_noise(jnp.asarray(theta, dtype=jnp.float64))
+    mu, s, ok = stored_call(_transformed_means_and_scales, objective, theta)
     if not bool(ok):
         raise ValueError("the simulation failed at the given parameters: no divergence to compute.")
-    return np.asarray(from_linear_by_code(y, objective.transformation)), np.asarray(s)
+    return np.asarray(mu), np.asarray(s)
 
 
 def kl_terms(objective: Objective, theta, theta_other) -> np.ndarray:
@@ -64,3 +68,47 @@ def monte_carlo_kl(objective: Objective, theta, theta_other, n_datasets: int, se
     z = mu + s * noise  # data on the transformation scale (the Jacobian of h cancels in the ratio)
     ratio = np.sum(_log_density(z, mu, s, distribution) - _log_density(z, mu2, s2, distribution), axis=1)
     return float(ratio.mean()), float(ratio.std(ddof=1) / np.sqrt(n_datasets))
+
+
+KL_RADII = (0.25, 0.5, 1.0, 1.5, 1.96, 2.5, 3.0, 4.0)  # in Wald units: 1.96 is the 95 % reach
+KL_COLUMNS = ("direction", "kind", "eigenvalue", "r", "kl", "quadratic", "ratio")
+
+
+def kl_along_directions(objective: Objective, theta, fim, parameter_ids, *, radii=KL_RADII,
+                        relative_tolerance: float = 1e-8):
+    r"""The exact KL from `theta` along each eigen-direction $v_k$ of `fim` (step
+    $r v_k/\sqrt{\lambda_k}$) and each parameter axis $e_i$ (step $r e_i/\sqrt{I_{ii}}$), for $\pm r$
+    in `radii`, against the quadratic picture $\tfrac12 r^2$.
+
+    **Returns:** `(table, reach)`. `table`: one row per direction and signed radius with
+    `direction` (`"v1"`…, largest eigenvalue first, or a parameter id), `kind` (`"eigen"`,
+    `"axis"`), `eigenvalue` ($\lambda_k$ or $I_{ii}$), `r`, `kl` (NaN where the simulation fails),
+    `quadratic` ($\tfrac12 r^2$) and `ratio` (`kl / quadratic`). `reach`: per direction, the
+    smallest $|r|$ at which the ratio leaves [0.9, 1.1] on either side (`inf`: never within the
+    radii; NaN for a null direction, $\lambda_k \le$ `relative_tolerance` × the largest, whose
+    Wald reach is infinite and which the table leaves out)."""
+    fim = np.asarray(fim, dtype=np.float64)
+    theta = np.asarray(theta, dtype=np.float64)
+    lam, vectors = np.linalg.eigh(fim)
+    order = np.argsort(lam)[::-1]
+    directions = [(f"v{k + 1}", "eigen", lam[j], vectors[:, j]) for k, j in enumerate(order)]
+    directions += [(pid, "axis", fim[i, i], np.eye(theta.size)[i]) for i, pid in enumerate(parameter_ids)]
+    floor = relative_tolerance * max(float(lam.max()), 0.0)
+    rows, reach = [], {}
+    for name, kind, value, vector in directions:
+        if not value > floor:
+            reach[name] = np.nan
+            continue
+        leaves = np.inf
+        for r in sorted({s * float(r) for r in radii for s in (-1.0, 1.0)}, key=abs):
+            try:
+                kl = kl_divergence(objective, theta, theta + r * vector / np.sqrt(value))
+            except ValueError:
+                kl = np.nan
+            quadratic = 0.5 * r**2
+            ratio = kl / quadratic
+            if not 0.9 <= ratio <= 1.1:  # NaN included: the picture does not hold there
+                leaves = min(leaves, abs(r))
+            rows.append((name, kind, float(value), r, kl, quadratic, ratio))
+        reach[name] = leaves
+    return pd.DataFrame(rows, columns=list(KL_COLUMNS)), reach
