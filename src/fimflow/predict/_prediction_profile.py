@@ -188,12 +188,15 @@ class _Path:
             return value + 0.5 * r**2, gradient + (r / self.sigma) * dg, fim + np.outer(dg, dg) / self.sigma**2
 
         s = self.setting
-        try:
-            out = trust_region_minimize(penalised, x0, s.lower, s.upper, max_iterations=s.options.max_iterations,
+
+        def fit(start):
+            return trust_region_minimize(penalised, start, s.lower, s.upper, max_iterations=s.options.max_iterations,
                                          ftol=1e-12, xtol=1e-12, gtol=1e-12)
+
+        try:
+            out = fit(x0)
             if out.status == "max_iterations":  # once more from there, with a fresh radius and secant estimate
-                out = trust_region_minimize(penalised, out.x, s.lower, s.upper,
-                                             max_iterations=s.options.max_iterations, ftol=1e-12, xtol=1e-12, gtol=1e-12)
+                out = fit(out.x)
         except np.linalg.LinAlgError as error:
             _log.warning("the penalised fit at target %.10g failed: %s", target, error)
             return _Point(target, np.nan, np.nan, np.asarray(x0), "failed")
