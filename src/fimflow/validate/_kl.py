@@ -15,6 +15,8 @@ divergence as the mean log-likelihood ratio over data simulated at $\theta$ (a c
 closed forms).
 """
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
@@ -36,7 +38,12 @@ def _means_and_scales(objective: Objective, theta):
 
 def kl_terms(objective: Objective, theta, theta_other) -> np.ndarray:
     """Per measurement, KL(p_theta || p_theta_other) of its distribution (see the module notes)."""
-    (mu, s), (mu2, s2) = _means_and_scales(objective, theta), _means_and_scales(objective, theta_other)
+    return _kl_terms_from(objective, _means_and_scales(objective, theta), theta_other)
+
+
+def _kl_terms_from(objective: Objective, at_theta, theta_other) -> np.ndarray:
+    """`kl_terms` with theta's means and scales `at_theta` already simulated."""
+    (mu, s), (mu2, s2) = at_theta, _means_and_scales(objective, theta_other)
     gap = np.abs(mu - mu2)
     normal = np.log(s2 / s) + (s**2 + gap**2) / (2.0 * s2**2) - 0.5
     laplace = np.log(s2 / s) + gap / s2 + (s / s2) * np.exp(-gap / s) - 1.0
@@ -51,12 +58,6 @@ def kl_divergence(objective: Objective, theta, theta_other) -> float:
     return float(np.sum(kl_terms(objective, theta, theta_other)))
 
 
-def _log_density(z, mu, s, distribution):
-    normal = -0.5 * ((z - mu) / s) ** 2 - np.log(np.sqrt(2.0 * np.pi) * s)
-    laplace = -np.abs(z - mu) / s - np.log(2.0 * s)
-    return np.where(distribution == 0, normal, laplace)
-
-
 def monte_carlo_kl(objective: Objective, theta, theta_other, n_datasets: int, seed: int = 0) -> tuple[float, float]:
     """KL(p_theta || p_theta_other) as the mean over `n_datasets` data sets drawn at `theta` of
     log p_theta(data) - log p_theta_other(data): `(estimate, standard error)`."""
@@ -65,8 +66,12 @@ def monte_carlo_kl(objective: Objective, theta, theta_other, n_datasets: int, se
     rng = np.random.default_rng(seed)
     noise = np.where(distribution == 0, rng.standard_normal((n_datasets, mu.size)),
                      rng.laplace(0.0, 1.0, (n_datasets, mu.size)))
-    z = mu + s * noise  # data on the transformation scale (the Jacobian of h cancels in the ratio)
-    ratio = np.sum(_log_density(z, mu, s, distribution) - _log_density(z, mu2, s2, distribution), axis=1)
+    z = mu + s * noise  # data on the transformation scale
+    # the objective's negative log densities (their Jacobian term of h is the same in both: it cancels)
+    def log_ratio(data):  # one data set
+        return jnp.sum(objective.nll_terms_of(mu2 - data, s2, True) - objective.nll_terms_of(mu - data, s, True))
+
+    ratio = np.asarray(jax.vmap(log_ratio)(z))
     return float(ratio.mean()), float(ratio.std(ddof=1) / np.sqrt(n_datasets))
 
 
@@ -94,7 +99,7 @@ def kl_along_directions(objective: Objective, theta, fim, parameter_ids, *, radi
     directions = [(f"v{k + 1}", "eigen", lam[j], vectors[:, j]) for k, j in enumerate(order)]
     directions += [(pid, "axis", fim[i, i], np.eye(theta.size)[i]) for i, pid in enumerate(parameter_ids)]
     floor = relative_tolerance * max(float(lam.max()), 0.0)
-    rows, reach = [], {}
+    rows, reach, at_theta = [], {}, _means_and_scales(objective, theta)  # theta's simulation, once
     for name, kind, value, vector in directions:
         if not value > floor:
             reach[name] = np.nan
@@ -102,7 +107,7 @@ def kl_along_directions(objective: Objective, theta, fim, parameter_ids, *, radi
         leaves = np.inf
         for r in sorted({s * float(r) for r in radii for s in (-1.0, 1.0)}, key=abs):
             try:
-                kl = kl_divergence(objective, theta, theta + r * vector / np.sqrt(value))
+                kl = float(np.sum(_kl_terms_from(objective, at_theta, theta + r * vector / np.sqrt(value))))
             except ValueError:
                 kl = np.nan
             quadratic = 0.5 * r**2
