@@ -137,3 +137,45 @@ def test_fisher_trust_region_reaches_the_quasi_newton_optimum(tmp_path, laplace_
     assert set(fisher.status) == {"converged"}
     assert fisher.nll[fisher.best()] <= quasi.nll[quasi.best()] + 1e-7
     np.testing.assert_allclose(fisher.x[fisher.best()], quasi.x[quasi.best()], atol=2e-3)
+
+
+def _linear_problem(tmp_path):
+    import sys
+
+    sys.path.insert(0, os.path.dirname(__file__))
+    from test_validate import write_problem
+
+    return write_problem(tmp_path / "linear", 0.3)
+
+
+@pytest.mark.parametrize("method", ["trust_fim", "lbfgsb", "trf"])
+def test_each_start_fits_its_own_data_and_equal_bounds_hold_a_parameter(tmp_path, method):
+    """Refits of other data through one program (`values=`) against least squares in closed form
+    (y = a + b t + c t^2 with known sigma), free and with b held by equal bounds."""
+    from test_validate import TIMES
+
+    problem = _linear_problem(tmp_path)
+    design = np.stack([np.ones_like(TIMES), TIMES, TIMES**2], axis=1)
+    rng = np.random.default_rng(4)
+    values = design @ np.array([2.0, 0.5, 0.1]) + 0.3 * rng.standard_normal((3, TIMES.size))
+    options = fimflow.FitOptions(method=method, max_iterations=200)
+    starts = np.tile([1.0, 0.0, 0.0], (3, 1))
+    result = fimflow.fit_multistart(problem, starts, values=values, options=options)
+    exact = np.linalg.lstsq(design, values.T, rcond=None)[0].T
+    np.testing.assert_allclose(result.x, exact, rtol=1e-6, atol=1e-7)
+    if method == "trf":
+        return  # least squares needs lower < upper
+    lb, ub = problem.parameters.bounds()
+    lb[1] = ub[1] = 0.7
+    held = fimflow.fit_multistart(problem, np.tile([1.0, 0.7, 0.0], (3, 1)), values=values, options=options,
+                                  bounds=(lb, ub))
+    free = design[:, [0, 2]]
+    constrained = np.linalg.lstsq(free, (values - 0.7 * TIMES).T, rcond=None)[0].T
+    np.testing.assert_allclose(held.x[:, 1], 0.7, rtol=0, atol=0)
+    np.testing.assert_allclose(held.x[:, [0, 2]], constrained, rtol=1e-6, atol=1e-7)
+
+
+def test_values_of_the_wrong_shape_are_refused(tmp_path):
+    problem = _linear_problem(tmp_path)
+    with pytest.raises(ValueError, match=r"`values` must be shaped \(n_starts, n_measurements\) = \(2, 7\)"):
+        fimflow.fit_multistart(problem, np.zeros((2, 3)), values=np.zeros((2, 6)))

@@ -1,11 +1,14 @@
 """Multistart maximum likelihood: Latin-hypercube starts, local optimisation, one row per start."""
 
 import dataclasses
+import functools
 import logging
 import os
 import threading
 import time
 
+import equinox as eqx
+import jax
 import numpy as np
 import pandas as pd
 
@@ -214,12 +217,34 @@ def kernel_function(objective: Objective, options: FitOptions):
     return options.optimiser.kernel
 
 
-def batch_kernel(objective: Objective, options: FitOptions):
+@functools.cache
+def per_dataset_kernel(kernel):
+    """`kernel` where each lane brings its own measured values: rows `[theta, values]`
+    `(width, n_params + n_meas)` (the refits of simulated data sets share one program; the
+    data are inputs, not constants of the trace)."""
+
+    def kernel_per_dataset(objective, points):
+        n = objective.estimated_index.shape[0]
+
+        def one(point):
+            lane = eqx.tree_at(lambda o: o.values, objective, point[n:])
+            return jax.tree_util.tree_map(lambda a: a[0], kernel(lane, point[None, :n]))
+
+        return jax.vmap(one)(points)
+
+    kernel_per_dataset.__name__ = f"{kernel.__name__}_per_dataset"
+    return kernel_per_dataset
+
+
+def batch_kernel(objective: Objective, options: FitOptions, *, per_dataset: bool = False):
     """The compiled evaluation the fit batches: points `(width, n_params)` to objective values,
     gradients and expected FIMs (trust_fim), residuals, Jacobians and objective values
     (least squares) or objective values and gradients. The traced program of each width is
-    kept between processes (`stored_program`) when a compilation cache is set up."""
+    kept between processes (`stored_program`) when a compilation cache is set up.
+    `per_dataset`: rows are `[theta, values]`, each lane with its own data (`per_dataset_kernel`)."""
     kernel = kernel_function(objective, options)
+    if per_dataset:
+        kernel = per_dataset_kernel(kernel)
     programs = {}
     lock = threading.Lock()
 
@@ -231,6 +256,10 @@ def batch_kernel(objective: Objective, options: FitOptions):
         return programs[thetas.shape](thetas)
 
     return evaluate
+
+
+def _with_data(evaluate, data, x):
+    return evaluate(np.concatenate([np.asarray(x, dtype=np.float64), data]))
 
 
 def batch_layout(n_starts: int, options: FitOptions) -> tuple[int, int]:
@@ -247,6 +276,8 @@ def fit_multistart(
     start_index=None,
     objective: Objective | None = None,
     options: FitOptions = FitOptions(),
+    values: np.ndarray | None = None,
+    bounds: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> MultistartResult:
     """Fit from each start point; a failed start is a row with its status, never an exception.
 
@@ -259,6 +290,11 @@ def fit_multistart(
     - `start_index`: the global number of each start (default `0..n_starts-1`).
     - `objective`: the compiled problem (default `Objective.from_problem(problem)`).
     - `options`: `FitOptions`.
+    - `values`: `(n_starts, n_measurements)`, each start's own measured values in the order of
+      the problem's measurements (default: the problem's data for all); simulated data sets are
+      refitted this way, all through one compiled program.
+    - `bounds`: `(lower, upper)` on the estimation scale instead of the problem's (a parameter
+      with equal bounds is held there: a constrained refit).
 
     **Returns:** `MultistartResult`, NLL with all normalisation constants (plus the negative
     log prior density when the problem has priors: the fit is then maximum a posteriori).
@@ -269,13 +305,20 @@ def fit_multistart(
     if starts.shape[1] != problem.n_params:
         raise ValueError(f"`starts` must have {problem.n_params} columns, got {starts.shape[1]}.")
     start_index = np.arange(len(starts)) if start_index is None else np.asarray(start_index)
-    lb, ub = problem.parameters.bounds()
+    lb, ub = problem.parameters.bounds() if bounds is None else (np.asarray(b, dtype=np.float64) for b in bounds)
+    if values is not None:
+        values = np.asarray(values, dtype=np.float64)
+        if values.shape != (len(starts), problem.n_measurements):
+            raise ValueError(f"`values` must be shaped (n_starts, n_measurements) = {(len(starts), problem.n_measurements)}, "
+                             f"got {values.shape}.")
     width, groups = batch_layout(len(starts), options)
     optimiser = options.optimiser
     optimiser.check(objective)
     run, final_value = optimiser.run, optimiser.value
 
     def work(i, evaluate):
+        if values is not None:
+            evaluate = functools.partial(_with_data, evaluate, values[i])
         tic = time.perf_counter()
         deadline = None if options.max_time_s is None else tic + options.max_time_s
         cached = CachedEvaluation(evaluate, final_value, deadline)  # the final point is usually the last one evaluated
@@ -291,7 +334,7 @@ def fit_multistart(
         _log.info("start %d: %s, nll %.6f, %d iterations, %.1f s", start_index[i], status, nll, n_iter, seconds)
         return x, status, message, n_iter, nll, seconds
 
-    runner = BatchRunner(batch_kernel(objective, options), width, groups)
+    runner = BatchRunner(batch_kernel(objective, options, per_dataset=values is not None), width, groups)
     outcomes = runner.run(work, starts)
     xs, nlls, statuses, messages, iterations, times = [], [], [], [], [], []
     for index, x0, outcome in zip(start_index, starts, outcomes):
