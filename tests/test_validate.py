@@ -1,12 +1,17 @@
 """Validation: the KL divergence between data distributions against closed forms, scipy's
-quadrature and a Monte-Carlo log-likelihood ratio."""
+quadrature and a Monte-Carlo log-likelihood ratio; the parametric bootstrap (simulated data,
+refits, Cramér–Rao, coverage, faces, design check) against a linear-Gaussian model whose MLE is
+exactly normal with covariance I^-1, scipy, and synthetic draws."""
 
 import numpy as np
 import pytest
 import scipy.integrate
+import scipy.linalg
 import scipy.stats
 
 import fimflow
+from fimflow.validate import (ValidationOptions, generalized_eigenvalues, identifiable_combinations,
+                              realized_vs_predicted, simulate_datasets, variance_ratio_interval)
 
 from helpers import REPO
 
@@ -143,3 +148,123 @@ def test_a_null_direction_has_no_wald_reach():
     table, reach = fimflow.kl_along_directions(objective, x, fim, problem.parameter_ids)
     assert np.isnan(reach["v3"]) and "v3" not in set(table["direction"])
     assert np.isfinite(table["kl"]).all()
+
+
+# --- the parametric bootstrap ---------------------------------------------------------------
+
+
+LINEAR_THETA = np.array([2.0, 0.5, 0.1])
+LINEAR_DESIGN = np.stack([np.ones_like(TIMES), TIMES, TIMES**2], axis=1)
+
+
+@pytest.mark.parametrize("distribution, transformation", [("normal", "lin"), ("laplace", "log"), ("normal", "log10")])
+def test_simulated_data_follow_the_noise_model_whatever_the_sharding(tmp_path, distribution, transformation):
+    problem = write_problem(tmp_path / "noise", SIGMA, distribution, transformation)
+    objective = fimflow.Objective.from_problem(problem)
+    values = simulate_datasets(objective, LINEAR_THETA, range(4000), seed=7)
+    np.testing.assert_array_equal(simulate_datasets(objective, LINEAR_THETA, [5, 2], seed=7), values[[5, 2]])
+    assert not np.array_equal(simulate_datasets(objective, LINEAR_THETA, [5], seed=8)[0], values[5])
+    h = {"lin": lambda v: v, "log": np.log, "log10": np.log10}[transformation]
+    mean = h(LINEAR_DESIGN @ LINEAR_THETA)
+    z = ((h(values) - mean) / SIGMA).ravel()
+    law = scipy.stats.laplace if distribution == "laplace" else scipy.stats.norm
+    assert scipy.stats.kstest(z, law.cdf).pvalue > 1e-3
+
+
+@pytest.mark.slow
+def test_linear_gaussian_refits_are_efficient_and_their_intervals_cover(tmp_path):
+    """y = a + b t + c t^2, known sigma, N = 2000: the MLE is exactly normal with covariance I^-1."""
+    problem = write_problem(tmp_path / "linear", SIGMA)
+    study = fimflow.Calibration(problem)
+    prediction = fimflow.PredictionSpec(id="y_mid", condition="c", times=(1.0, 4.0), observable="y")
+    result = study.validate(LINEAR_THETA, options=ValidationOptions(n_datasets=2000, profile_datasets=300),
+                            predictions=[prediction])
+    summary = result.summary()
+    assert summary["n_used"] == 2000
+    fim = LINEAR_DESIGN.T @ LINEAR_DESIGN / SIGMA**2
+    np.testing.assert_allclose(result.parameters["crlb_sd"], np.sqrt(np.diag(np.linalg.inv(fim))), rtol=1e-8)
+    for pid, row in summary["parameters"].items():
+        low, high = row["variance_ratio_ci"]
+        assert low <= 1.0 <= high, (pid, row)
+        assert abs(row["coverage_wald"] - 0.95) <= 0.015, (pid, row)
+    # the profile interval of a linear model is the Wald interval: LR = ((x - theta) / se)^2 exactly
+    rows = result.estimates.dropna(subset=["lr_a"])
+    assert len(rows) == 300
+    for pid in problem.parameter_ids:
+        wald = ((rows[f"x_{pid}"] - LINEAR_THETA[list(problem.parameter_ids).index(pid)]) / rows[f"se_{pid}"]) ** 2
+        np.testing.assert_allclose(rows[f"lr_{pid}"], wald, rtol=1e-6, atol=1e-9)
+    # the prediction y(t) = a + b t + c t^2 is linear: its delta band is exact
+    assert all(abs(c - 0.95) <= 0.015 for c in result.predictions["coverage"])
+    # two faces: the Hessian is the FIM exactly, the score's outer product within MC error
+    np.testing.assert_allclose(result.faces["observed_ratio"], 1.0, rtol=1e-8)
+    assert (abs(result.faces["score_ratio"] - 1.0) <= 3 * result.faces["score_ratio_se"]).all()
+    # generalized eigenvalues of the covariance against I^-1 inside the Marchenko-Pastur range (widened by 3/sqrt(N))
+    low, high = summary["covariance"]["expected_range"]
+    assert low - 0.07 <= min(summary["covariance"]["generalized_eigenvalues"])
+    assert max(summary["covariance"]["generalized_eigenvalues"]) <= high + 0.07
+    # the KL table of a linear model is exactly quadratic
+    np.testing.assert_allclose(result.kl["ratio"], 1.0, rtol=1e-9)
+    check = result.design_check[result.design_check["design"] == "current"]
+    assert check["within"].all(), check
+
+
+def test_variance_ratio_interval_covers_the_truth_at_its_level():
+    """Sample variances of normal draws: the 99.7 % interval of the ratio holds 1 in ~99.7 % of
+    repetitions (10000 repetitions of n = 50: 30 misses expected, binomial sd 5.5)."""
+    rng = np.random.default_rng(0)
+    ratios = rng.standard_normal((10_000, 50)).var(axis=1, ddof=1)
+    misses = sum(not (lo <= 1.0 <= hi) for lo, hi in (variance_ratio_interval(r, 50) for r in ratios))
+    assert 30 - 4 * 5.5 <= misses <= 30 + 4 * 5.5
+
+
+def test_generalized_eigenvalues_match_scipy_and_the_design_check_sees_lost_information():
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((4, 4))
+    fim = a @ a.T + 0.5 * np.eye(4)
+    cov = np.linalg.inv(fim)
+    draws = rng.multivariate_normal(np.zeros(4), cov, size=1000)
+    empirical = np.cov(draws, rowvar=False)
+    expected = scipy.linalg.eigh(empirical, cov, eigvals_only=True)
+    np.testing.assert_allclose(np.sort(generalized_eigenvalues(empirical, fim)), np.sort(expected), rtol=1e-10)
+    ids = ("p", "q", "r", "s")
+    efficient = realized_vs_predicted("current", draws, fim, ids)
+    assert efficient["within"].all(), efficient
+    wasteful = realized_vs_predicted("current", np.sqrt(1.5) * draws, fim, ids)  # 1.5 x the variance
+    d = wasteful[wasteful["quantity"].str.startswith("D")].iloc[0]
+    assert d["realized"] == pytest.approx(efficient.iloc[0]["realized"] - 4 * np.log(1.5), rel=1e-10)
+    assert not d["within"]
+
+
+def test_identifiable_combinations_of_a_rank_deficient_fim():
+    """A FIM with null direction (1, 1, 1)/sqrt(3) on log10 parameters: the pairwise log ratios
+    are the identifiable combinations, their variance ratio against c^T I^+ c."""
+    rng = np.random.default_rng(2)
+    jacobian = rng.standard_normal((10, 3))
+    jacobian -= jacobian.mean(axis=1, keepdims=True)  # rows orthogonal to (1, 1, 1)
+    fim = jacobian.T @ jacobian
+    theta = np.array([2.0, 1.0, 0.3])
+    pseudo = np.linalg.pinv(fim)
+    draws = theta + rng.multivariate_normal(np.zeros(3), pseudo, size=2000) + rng.normal(0, 5, (2000, 1))  # + null spread
+    combos, spread = identifiable_combinations(draws, theta, fim, ("D", "V", "CL"), ("log10",) * 3)
+    assert list(combos["combination"]) == ["log10(D/V)", "log10(D/CL)", "log10(V/CL)"]
+    for row in combos.itertuples():
+        c = np.array([float(v) for v in row.coefficients.split()])
+        assert row.crlb_sd == pytest.approx(np.sqrt(c @ pseudo @ c), rel=1e-8)
+        assert row.variance_ratio_low <= 1.0 <= row.variance_ratio_high
+    assert len(spread) == 1 and spread["empirical_sd"].iloc[0] == pytest.approx(5 * np.sqrt(3), rel=0.1)
+
+
+@pytest.mark.slow
+def test_pk_full_is_reported_non_identifiable_with_efficient_combinations():
+    problem = fimflow.load_problem(f"{REPO}/data/pk_full/problem.yaml")
+    study = fimflow.Calibration(problem)
+    result = study.validate(problem.parameters.nominal_theta(), options=ValidationOptions(n_datasets=400, profile_datasets=0))
+    summary = result.summary()
+    assert not summary["structurally_identifiable"]
+    assert all(not row["identifiable"] and row["variance_ratio"] is None for row in summary["parameters"].values())
+    vector = np.array(summary["null_directions"][0]["vector"])
+    assert abs(vector @ np.ones(3)) == pytest.approx(np.sqrt(3), rel=1e-6)
+    names = {row["combination"]: row for row in summary["identifiable_combinations"]}
+    assert {"log10(D/V)", "log10(V/CL)"} <= set(names)
+    for row in names.values():
+        assert row["variance_ratio_low"] <= 1.0 <= row["variance_ratio_high"], row

@@ -18,8 +18,9 @@ from .identify import (ProfileOptions, ProfileResult, StructuralOptions, Structu
 from .identify import Identifiability, Sloppiness, eigen_analysis, identifiability, sloppiness
 from .predict import (PredictionProfileOptions, PredictionSpec, default_predictions, ensemble_bands,
                       ensemble_from_profiles, prediction_bands, prediction_profile_bands)
-from .problem import Problem, dense_design
+from .problem import Problem, dense_design, with_design
 from .simulate import Objective, SolverConfig, log_likelihood, simulate_curves, simulate_measurements, stored_call
+from .validate import RefitOptions, ValidationOptions, ValidationResult, refit_datasets, validate_study
 
 _FIMS = {"expected": expected_fisher_information, "observed": observed_fisher_information}
 
@@ -160,3 +161,45 @@ class Calibration:
     def sensitivity_curves(self, x, candidates):
         """Noise-weighted sensitivities of every candidate sample (the design figure's curves)."""
         return sensitivity_curves(self.problem, self.x(x), candidates, config=self.solver)
+
+    # validation
+    def _designed(self, design):
+        """The problem with the samples of `design` (a `DesignResult` or its table) and its objective."""
+        table = design.design if isinstance(design, DesignResult) else design
+        problem = with_design(self.problem, table)
+        return problem, Objective.from_problem(problem, self.solver)
+
+    def validation_refits(self, x, indices, *, options: ValidationOptions = ValidationOptions(),
+                          fit: FitOptions = FitOptions(), level: float = 0.95, predictions=(), design=None) -> pd.DataFrame:
+        """Data sets `indices` of a validation study simulated at `x`, refitted (`refit_datasets`);
+        with `design` (a `DesignResult` or its table), simulated on the design's samples instead
+        (no profile or prediction checks: those belong to the problem's own design)."""
+        refit = options.refit_options(fit, level)
+        if design is None:
+            return refit_datasets(self.problem, self.x(x), indices, seed=options.seed, objective=self.objective,
+                                  options=refit, predictions=self.predictions(predictions) if predictions else ())
+        problem, objective = self._designed(design)
+        return refit_datasets(problem, self.x(x), indices, seed=options.seed, objective=objective,
+                              options=RefitOptions(fit=refit.fit, n_random_starts=refit.n_random_starts, level=level))
+
+    def validation_summary(self, x, refits: pd.DataFrame, *, level: float = 0.95, predictions=(), design=None,
+                           design_refits: pd.DataFrame | None = None) -> ValidationResult:
+        """The validation study of the gathered `refits` (and of `design_refits` on `design`)."""
+        designed = None
+        if design is not None and design_refits is not None:
+            designed = (self._designed(design)[1], design_refits)
+        return validate_study(self.problem, self.x(x), refits, objective=self.objective, level=level,
+                              predictions=self.predictions(predictions) if predictions else (), designed=designed)
+
+    def validate(self, x, *, options: ValidationOptions = ValidationOptions(), fit: FitOptions = FitOptions(),
+                 level: float = 0.95, predictions=(), design=None) -> ValidationResult:
+        """Is the reported uncertainty at `x` true? `options.n_datasets` data sets simulated at `x`,
+        refitted, and checked (Cramér–Rao, coverage, the two faces, KL; the design check with
+        `design`): see `fimflow.validate`."""
+        indices = range(options.n_datasets)
+        refits = self.validation_refits(x, indices, options=options, fit=fit, level=level, predictions=predictions)
+        design_refits = None
+        if design is not None:
+            design_refits = self.validation_refits(x, indices, options=options, fit=fit, level=level, design=design)
+        return self.validation_summary(x, refits, level=level, predictions=predictions, design=design,
+                                       design_refits=design_refits)
