@@ -16,6 +16,9 @@
 #   results/{problem}/prediction/profiles/{prediction}.tsv                          prediction_profile (fan-out)
 #   results/{problem}/prediction/ensemble.tsv, comparison.tsv, comparison.png       compare_predictions
 #   results/{problem}/design/design.tsv, summary.json, design.png                    design_sampling
+#   results/{problem}/validation/refits/{current,designed}_{shard}.tsv               validation_refit (sharded)
+#   results/{problem}/validation/summary.json, estimates.tsv, parameters.tsv, covariance.tsv, faces.tsv, kl.tsv,
+#       design_check.tsv, predictions.tsv, pairs.png, kl.png, coverage.png            validation_summary
 #   logs/{rule}/{problem}[_{shard}].log, benchmarks/{rule}/{problem}[_{shard}].tsv
 #
 # Run: snakemake --cores 2   |   report: snakemake --report results/report.html
@@ -39,6 +42,7 @@ include: "workflow/rules/identifiability.smk"
 include: "workflow/rules/sloppiness.smk"
 include: "workflow/rules/predict.smk"
 include: "workflow/rules/design.smk"
+include: "workflow/rules/validation.smk"
 
 
 rule all:

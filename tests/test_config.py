@@ -122,6 +122,14 @@ def _level_one(c):
     c["prediction"] = {"level": 1}
 
 
+def _validation_one_dataset(c):
+    c["problems"]["pk_full"]["validation"] = {"n_datasets": 1}
+
+
+def _validation_unknown_key(c):
+    c["validation"] = {"n_dataset": 100}
+
+
 BAD_CONFIGS = [
     ("unknown_top_level_key", _unknown_top_level, ["'fitting' was unexpected"]),
     ("unknown_fit_key", _unknown_fit_key, ["'n_start' was unexpected", "['fit']"]),
@@ -135,8 +143,10 @@ BAD_CONFIGS = [
     ("problem_id_not_identifier", _bad_problem_id, ["'1st'"]),
     ("prediction_negative_time", _negative_prediction_time, ["-1 is less than the minimum of 0", "times"]),
     ("problem_analysis_unknown", _problem_analysis_unknown,
-     ["'profile' is not one of ['profiles', 'structural', 'prediction_profiles', 'design']", "analyses"]),
+     ["'profile' is not one of ['profiles', 'structural', 'prediction_profiles', 'design', 'validation']", "analyses"]),
     ("prediction_level_one", _level_one, ["1 is greater than or equal to the maximum of 1", "level"]),
+    ("validation_one_dataset", _validation_one_dataset, ["1 is less than the minimum of 2", "n_datasets"]),
+    ("validation_unknown_key", _validation_unknown_key, ["'n_dataset' was unexpected", "validation"]),
 ]
 
 

@@ -47,9 +47,15 @@ ANALYSIS_RESULTS = {
                    "identifiability/structural_verdicts.tsv"),
     "prediction_profiles": ("prediction/ensemble.tsv", "prediction/comparison.tsv", "prediction/comparison.png"),
     "design": ("design/design.tsv", "design/summary.json", "design/design.png"),
+    "validation": ("validation/summary.json", "validation/estimates.tsv", "validation/parameters.tsv",
+                   "validation/covariance.tsv", "validation/faces.tsv", "validation/kl.tsv",
+                   "validation/design_check.tsv", "validation/predictions.tsv", "validation/pairs.png",
+                   "validation/kl.png", "validation/coverage.png", "validation/refits/current_0.tsv",
+                   "validation/refits/designed_1.tsv"),
 }
 ANALYSIS_RULES = {"profiles": "collect_profiles", "structural": "structural_identifiability",
-                  "prediction_profiles": "compare_predictions", "design": "design_sampling"}
+                  "prediction_profiles": "compare_predictions", "design": "design_sampling",
+                  "validation": "validation_summary"}
 # the tiny config's per-problem choice of analyses (the study-wide default: all of them)
 CHOSEN = {"pk_full": {"profiles", "structural"}, "pk_fixed_dose": set(ANALYSIS_RESULTS), "petab_minimal": set()}
 
@@ -152,6 +158,27 @@ def test_beyond_the_fim(study):
     assert summary["value"] >= summary["equally_spaced_value"] and summary["value"] >= summary["current_value"]
 
 
+def test_validation_in_the_study(study):
+    """pk_fixed_dose's validation: the format-tagged summary, one row per data set, the design
+    check of both designs, and the refits' own data: the estimates' mean within 4 standard errors
+    of the truth (best.json's x) and every refit converged."""
+    summary = json.loads((study / "results/pk_fixed_dose/validation/summary.json").read_text())
+    best = json.loads((study / "results/pk_fixed_dose/fit/best.json").read_text())
+    assert summary["format"] == "fimflow.validation/1" and summary["n_datasets"] == summary["n_used"] == 40
+    assert set(summary["parameters"]) == {"V", "CL"}
+    estimates = pd.read_csv(study / "results/pk_fixed_dose/validation/estimates.tsv", sep="\t")
+    assert list(estimates["dataset"]) == list(range(40)) and (estimates["status"] == "converged").all()
+    for j, pid in enumerate(("V", "CL")):
+        row = summary["parameters"][pid]
+        assert set(row) >= {"variance_ratio", "variance_ratio_ci", "coverage_wald", "coverage_profile", "bias",
+                            "crlb_sd", "empirical_sd"}
+        assert row["truth"] == best["x"][j]
+        assert abs(estimates[f"x_{pid}"].mean() - best["x"][j]) <= 4 * row["crlb_sd"] / np.sqrt(40)
+        assert estimates[f"lr_{pid}"].notna().sum() == row["n_profile"] == 4
+    check = pd.read_csv(study / "results/pk_fixed_dose/validation/design_check.tsv", sep="\t")
+    assert set(check["design"]) == {"current", "designed", "actual data"}
+
+
 def test_second_run_does_nothing_and_a_changed_table_reruns_only_its_problem(study):
     dry = snakemake(study, "--dry-run")
     assert dry.returncode == 0 and "Nothing to be done" in dry.stdout + dry.stderr
@@ -173,7 +200,7 @@ def test_report_is_one_html_with_captions(study):
     for caption in ("fimflow calibration study", "Multistart waterfall", "Sloppiness spectrum",
                     "Delta-method prediction bands", "Per-parameter verdict", "Profile likelihoods",
                     "Numerical structural identifiability", "Prediction uncertainty three ways",
-                    "Optimal sampling times"):
+                    "Optimal sampling times", "Is the reported uncertainty true?"):
         assert caption in html, caption
 
 

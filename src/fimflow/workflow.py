@@ -19,6 +19,7 @@ from .fit import FitOptions
 from .identify import ProfileOptions, StructuralOptions
 from .predict import PredictionProfileOptions
 from .simulate import SolverConfig
+from .validate import ValidationOptions
 
 # the environment of the study's jobs, set by the Snakefile before any job starts: float64, CPU,
 # and equinox's runtime errors as NaN (diffrax programs can then go into the persistent
@@ -48,6 +49,7 @@ class StudyOptions:
     prediction_profiles: PredictionProfileOptions = PredictionProfileOptions()
     level: float = 0.95
     profile_points: int = 5
+    validation: ValidationOptions = ValidationOptions()
 
 
 def options_from_config(config: dict, *, threads: int | None = None) -> StudyOptions:
@@ -78,6 +80,8 @@ def options_from_config(config: dict, *, threads: int | None = None) -> StudyOpt
     values["prediction_profiles"] = PredictionProfileOptions(
         **{name: prediction[key] for name, key in (("level", "level"), ("max_range", "profile_max_range"))
            if key in prediction})
+    if "validation" in config:  # its `n_shards` says how the jobs split the work, not what they compute
+        values["validation"] = ValidationOptions(**{k: v for k, v in config["validation"].items() if k != "n_shards"})
     return StudyOptions(**values)
 
 

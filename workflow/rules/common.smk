@@ -78,6 +78,7 @@ wildcard_constraints:
     shard=r"\d+",
     parameter=r"[A-Za-z_][A-Za-z0-9_]*",
     prediction=r"[A-Za-z_][A-Za-z0-9_]*",
+    design="current|designed",
 
 
 def get_problem(wildcards):
@@ -122,6 +123,50 @@ def get_fim(wildcards):
     return f"results/{wildcards.problem}/fisher/{config['identifiability']['fim']}.tsv"
 
 
+VALIDATION_SHARDS = config.get("validation", {}).get("n_shards", 2)
+
+
+def validation_settings(problem):
+    """The study-wide `validation` settings with the problem's own over them."""
+    return {**config.get("validation", {}), **config["problems"][problem].get("validation", {})}
+
+
+def chosen_analyses(problem):
+    return config["problems"][problem].get("analyses", config["analyses"])
+
+
+def design_checked(problem):
+    """Whether the validation also refits data on the design stage's samples."""
+    return "design" in chosen_analyses(problem) and validation_settings(problem).get("design_check", True)
+
+
+def get_validation_study(wildcards):
+    """The settings a validation job uses (the problem's own validation settings included)."""
+    study = study_config("solver", "fit.method", "fit.max_iterations", "fit.batch_size", "fit.max_time_s",
+                         "prediction.level")
+    study["validation"] = validation_settings(wildcards.problem)
+    return study
+
+
+def get_validation_design(wildcards):
+    """The design stage's samples, for the refits on them."""
+    return [f"results/{wildcards.problem}/design/design.tsv"] if wildcards.design == "designed" else []
+
+
+def get_validation_design_if_checked(wildcards):
+    return [f"results/{wildcards.problem}/design/design.tsv"] if design_checked(wildcards.problem) else []
+
+
+def get_validation_refits(design):
+    def shards(wildcards):
+        if design == "designed" and not design_checked(wildcards.problem):
+            return []
+        return expand("results/{problem}/validation/refits/{design}_{shard}.tsv", problem=wildcards.problem,
+                      design=design, shard=range(VALIDATION_SHARDS))
+
+    return shards
+
+
 def get_final_output():
     stages = [
         "problem/summary.json",
@@ -139,10 +184,11 @@ def get_final_output():
         "structural": "identifiability/structural_verdicts.tsv",
         "prediction_profiles": "prediction/comparison.png",
         "design": "design/design.png",
+        "validation": "validation/summary.json",
     }
     targets = []
     for problem in PROBLEMS:
-        chosen = config["problems"][problem].get("analyses", config["analyses"])
+        chosen = chosen_analyses(problem)
         targets += expand("results/{problem}/{stage}", problem=problem,
                           stage=stages + [analyses[name] for name in chosen])
     return targets

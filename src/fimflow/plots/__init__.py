@@ -13,3 +13,6 @@ from ._figures import series_styles as series_styles
 from ._figures import waterfall as waterfall
 from ._profiles import prediction_comparison as prediction_comparison
 from ._profiles import profiles as profiles
+from ._validation import validation_coverage as validation_coverage
+from ._validation import validation_kl as validation_kl
+from ._validation import validation_pairs as validation_pairs

@@ -15,6 +15,8 @@ from ._artifacts import write_fisher as write_fisher
 from ._artifacts import write_identifiability as write_identifiability
 from ._artifacts import write_problem_summary as write_problem_summary
 from ._artifacts import write_sloppiness as write_sloppiness
+from ._artifacts import write_validation as write_validation
+from ._artifacts import read_validation_summary as read_validation_summary
 from ._files import read_json as read_json
 from ._files import read_matrix as read_matrix
 from ._files import read_multistart as read_multistart

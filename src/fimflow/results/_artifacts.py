@@ -16,6 +16,7 @@ from ..fit import BestFit
 from ..identify import eigen_analysis
 from ..identify import Identifiability, Sloppiness
 from ..problem import Problem
+from ..validate import ValidationResult
 from ._files import read_json, read_matrix, read_table, write_json, write_matrix, write_table
 from ._problem_summary import problem_summary
 
@@ -23,6 +24,7 @@ PROBLEM_FORMAT = "fimflow.problem/1"
 BEST_FORMAT = "fimflow.best/1"
 FISHER_FORMAT = "fimflow.fisher/1"
 DESIGN_FORMAT = "fimflow.design/1"
+VALIDATION_FORMAT = "fimflow.validation/1"
 
 
 def write_problem_summary(path, problem: Problem) -> None:
@@ -96,3 +98,25 @@ def read_tables(paths) -> pd.DataFrame:
 def read_design(path) -> pd.DataFrame:
     """The chosen samples of `design/design.tsv`."""
     return read_table(path)
+
+
+def write_validation(result: ValidationResult, *, summary, estimates, parameters, covariance, faces, kl, design_check,
+                     predictions) -> None:
+    """`validation/summary.json` (per parameter the variance ratio with its interval, coverages,
+    bias, Cramér–Rao and empirical sd; identifiable combinations and null directions; the
+    covariance's generalized eigenvalues; the faces; prediction coverage; KL reach), and the
+    tables: `estimates.tsv` (each data set's estimate, status, Wald se, profile ratio, coverage),
+    `parameters.tsv`, `covariance.tsv`, `faces.tsv`, `kl.tsv`, `design_check.tsv`,
+    `predictions.tsv`."""
+    write_table(estimates, result.estimates)
+    write_table(parameters, result.parameters)
+    write_table(covariance, result.covariance)
+    write_table(faces, result.faces)
+    write_table(kl, result.kl)
+    write_table(design_check, result.design_check)
+    write_table(predictions, result.predictions)
+    write_json(summary, result.summary(), format=VALIDATION_FORMAT)
+
+
+def read_validation_summary(path) -> dict:
+    return read_json(path, format=VALIDATION_FORMAT)
