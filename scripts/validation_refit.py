@@ -16,7 +16,7 @@ options = options_from_config(snakemake.params.study, threads=snakemake.threads)
 study = calibration(snakemake.input.problem, snakemake.wildcards.problem, options)
 best = results.read_best_fit(snakemake.input.best)
 index = np.array_split(np.arange(options.validation.n_datasets), snakemake.params.n_shards)[int(snakemake.wildcards.shard)]
-design = results.read_design(snakemake.input.design) if snakemake.wildcards.design == "designed" else None
+design = results.read_design(snakemake.input.design[0]) if snakemake.wildcards.design == "designed" else None
 table = study.validation_refits(best, index, options=options.validation, fit=options.fit, level=options.level,
                                 predictions=snakemake.params.predictions, design=design)
 log.info("%d data sets refitted: %s", len(table), table["status"].value_counts().to_dict())

@@ -16,7 +16,7 @@ best = results.read_best_fit(snakemake.input.best)
 designed = list(snakemake.input.designed)
 result = study.validation_summary(
     best, results.read_tables(snakemake.input.current), level=options.level, predictions=snakemake.params.predictions,
-    design=results.read_design(snakemake.input.design) if designed else None,
+    design=results.read_design(snakemake.input.design[0]) if designed else None,
     design_refits=results.read_tables(designed) if designed else None)
 out = snakemake.output
 results.write_validation(result, summary=out.summary, estimates=out.estimates, parameters=out.parameters,
