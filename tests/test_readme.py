@@ -22,9 +22,9 @@ def readme_block(heading: str) -> str:
 
 def test_the_readme_block_is_the_whole_path():
     block = readme_block("## From Python")
-    # load -> fit -> FIM -> identifiability -> profile -> predict -> design, in a dozen lines
+    # load -> fit -> FIM -> identifiability -> profile -> predict -> design -> validate, in a dozen lines
     for call in ("load_problem(", ".fit(", ".best(", ".fisher(", ".identifiability(", ".profile(", ".predict(",
-                 ".design("):
+                 ".design(", ".validate("):
         assert call in block, call
     assert len([line for line in block.splitlines() if line.strip()]) <= 12
 
@@ -43,6 +43,7 @@ def test_the_readme_block_runs_as_printed():
         "assert list(verdicts['parameterId']) == list(problem.parameter_ids)\n"
         "assert profile.lower < best.x[list(problem.parameter_ids).index('V')] < profile.upper\n"
         "assert len(design.design) == 8 and set(bands['prediction']) and len(shares)\n"
+        "assert check.summary()['n_used'] == 50 and set(check.design_check['design']) == {'current', 'designed', 'actual data'}\n"
         "print('CHECKED')\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("JAX_")}

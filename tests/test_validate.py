@@ -268,3 +268,13 @@ def test_pk_full_is_reported_non_identifiable_with_efficient_combinations():
     assert {"log10(D/V)", "log10(V/CL)"} <= set(names)
     for row in names.values():
         assert row["variance_ratio_low"] <= 1.0 <= row["variance_ratio_high"], row
+
+
+def test_per_parameter_counts_estimates_on_a_bound():
+    from fimflow.validate import per_parameter
+
+    estimates = np.array([[0.0, 1.0], [0.5, 2.0], [1.0, 1.5], [0.2, 1.0]])
+    table = per_parameter(estimates, np.ones((4, 2)), np.array([0.5, 1.5]), np.eye(2), ("p", "q"),
+                          bounds=(np.array([0.0, 1.0]), np.array([1.0, 3.0])))
+    assert list(table["at_bound"]) == [0.5, 0.5]
+    np.testing.assert_allclose(table["variance_ratio"], estimates.var(axis=0, ddof=1))  # I = identity

@@ -1,13 +1,14 @@
 """fimflow: calibration studies of ODE models with JAX/diffrax.
 
 Fit by multistart maximum likelihood, then ask what the data really determine: Fisher
-information, identifiability, sloppiness, prediction uncertainty, design.
+information, identifiability, sloppiness, prediction uncertainty, design; and whether the
+uncertainty reported is true (validation).
 
 In a notebook, `fimflow.Calibration(problem, solver=...)` runs the stages with one convention
 (the problem first, `x` on the estimation scale, solver settings in one place); the free
 functions below are the same stages for experts, with the same argument order. The stages live in
 subpackages named as the pipeline reads: `problem`, `petab`, `simulate`, `fit`, `fisher`,
-`identify`, `predict`, `design`; then `results` (files), `plots` (figures) and `workflow`
+`identify`, `predict`, `design`, `validate`; then `results` (files), `plots` (figures) and `workflow`
 (config to options, the job preamble). See ARCHITECTURE.md.
 """
 
@@ -114,6 +115,11 @@ from .design import optimal_design as optimal_design
 from .design import sensitivity_curves as sensitivity_curves
 
 # validation
+from .validate import RefitOptions as RefitOptions
+from .validate import ValidationOptions as ValidationOptions
+from .validate import ValidationResult as ValidationResult
+from .validate import refit_datasets as refit_datasets
+from .validate import validate_study as validate_study
 from .validate import kl_along_directions as kl_along_directions
 from .validate import kl_divergence as kl_divergence
 from .validate import monte_carlo_kl as monte_carlo_kl

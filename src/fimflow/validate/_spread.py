@@ -67,11 +67,13 @@ def crlb_covariance(fim: np.ndarray, tolerance: float = 1e-8) -> np.ndarray:
 
 def per_parameter(estimates: np.ndarray, standard_errors: np.ndarray, theta, fim, parameter_ids, *,
                   level: float = 0.95, profile_ratios: np.ndarray | None = None, threshold: float = np.nan,
-                  observed_fim: np.ndarray | None = None) -> pd.DataFrame:
+                  observed_fim: np.ndarray | None = None, bounds=None) -> pd.DataFrame:
     """One row per parameter: `mean`, `bias`, `empirical_sd`, `crlb_sd` (expected FIM at theta),
     `crlb_sd_observed` (from `observed_fim`, if given), `variance_ratio` with
     `variance_ratio_low/high` (99.7 %), `coverage_wald` (+ `coverage_wald_se`), `coverage_profile`
-    (+ `n_profile`; NaN where not computed) and `identifiable` (finite Cramér–Rao bound)."""
+    (+ `n_profile`; NaN where not computed), `identifiable` (finite Cramér–Rao bound) and
+    `at_bound`, the fraction of estimates on a bound of `bounds` (`(lower, upper)`; there the
+    Cramér–Rao bound, a statement about interior optima, need not hold)."""
     n = len(estimates)
     z = float(ndtri(0.5 + level / 2))
     crlb = np.sqrt(np.diag(crlb_covariance(fim)))
@@ -93,8 +95,16 @@ def per_parameter(estimates: np.ndarray, standard_errors: np.ndarray, theta, fim
             "coverage_wald": coverage, "coverage_wald_se": float(np.sqrt(level * (1 - level) / max(n, 1))),
             "coverage_profile": float(np.mean(lr <= threshold)) if lr.size else np.nan, "n_profile": int(lr.size),
             "identifiable": bool(np.isfinite(crlb[j])),
+            "at_bound": _at_bound(x, bounds, j),
         })
     return pd.DataFrame(rows)
+
+
+def _at_bound(x, bounds, j) -> float:
+    if bounds is None or not len(x):
+        return np.nan
+    lower, upper = (float(b[j]) for b in bounds)
+    return float(np.mean((np.abs(x - lower) <= 1e-8 * (1 + abs(lower))) | (np.abs(x - upper) <= 1e-8 * (1 + abs(upper)))))
 
 
 def generalized_eigenvalues(covariance: np.ndarray, fim: np.ndarray, tolerance: float = 1e-8) -> np.ndarray:

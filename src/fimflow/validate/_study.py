@@ -85,7 +85,7 @@ class ValidationResult:
                 "coverage_wald": number(row.coverage_wald) if row.identifiable else None,
                 "coverage_wald_within_mc": bool(low <= row.coverage_wald <= high) if row.identifiable else None,
                 "coverage_profile": number(row.coverage_profile), "n_profile": int(row.n_profile),
-                "identifiable": bool(row.identifiable),
+                "identifiable": bool(row.identifiable), "at_bound": number(row.at_bound),
             }
         rank = int(np.sum(np.isfinite(self.parameters["crlb_sd"]))) if len(self.null_spread) == 0 else None
         return {
@@ -131,7 +131,8 @@ def validate_study(problem: Problem, theta, refits: pd.DataFrame, *, objective: 
     errors = used[[f"se_{p}" for p in ids]].to_numpy(dtype=np.float64)
     ratios = used[[f"lr_{p}" for p in ids]].to_numpy(dtype=np.float64)
     table = per_parameter(estimates, errors, theta, fim, ids, level=level, profile_ratios=ratios,
-                          threshold=2.0 * profile_threshold(level), observed_fim=observed_at_fit)
+                          threshold=2.0 * profile_threshold(level), observed_fim=observed_at_fit,
+                          bounds=problem.parameters.bounds())
     combinations, null_spread = identifiable_combinations(estimates, theta, fim, ids, problem.parameters.estimated_scales)
     empirical = np.cov(estimates, rowvar=False).reshape(n, n)
     crlb = crlb_covariance(fim)
