@@ -261,6 +261,7 @@ def test_pk_full_is_reported_non_identifiable_with_efficient_combinations():
     result = study.validate(problem.parameters.nominal_theta(), options=ValidationOptions(n_datasets=400, profile_datasets=0))
     summary = result.summary()
     assert not summary["structurally_identifiable"]
+    assert summary["covariance"]["fim_rank"] == 2 and summary["covariance"]["n_params"] == 3
     assert all(not row["identifiable"] and row["variance_ratio"] is None for row in summary["parameters"].values())
     vector = np.array(summary["null_directions"][0]["vector"])
     assert abs(vector @ np.ones(3)) == pytest.approx(np.sqrt(3), rel=1e-6)

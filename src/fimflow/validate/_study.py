@@ -87,7 +87,6 @@ class ValidationResult:
                 "coverage_profile": number(row.coverage_profile), "n_profile": int(row.n_profile),
                 "identifiable": bool(row.identifiable), "at_bound": number(row.at_bound),
             }
-        rank = int(np.sum(np.isfinite(self.parameters["crlb_sd"]))) if len(self.null_spread) == 0 else None
         return {
             "n_datasets": int(len(self.estimates)),
             "n_used": int(len(used)),
@@ -105,7 +104,7 @@ class ValidationResult:
                                     "by the data; the identifiable combinations are checked instead"),
             "covariance": {"generalized_eigenvalues": [float(m) for m in self.generalized_eigenvalues],
                            "expected_range": list(marchenko_pastur_range(len(self.generalized_eigenvalues), len(used))),
-                           "full_rank": rank},
+                           "fim_rank": len(self.generalized_eigenvalues), "n_params": len(self.parameter_ids)},
             "faces": self.faces_summary,
             "predictions": self.predictions.to_dict(orient="records"),
             "kl_reach": {k: number(v) for k, v in self.kl_reach.items()},
