@@ -258,7 +258,8 @@ def test_identifiable_combinations_of_a_rank_deficient_fim():
 def test_pk_full_is_reported_non_identifiable_with_efficient_combinations():
     problem = fimflow.load_problem(f"{REPO}/data/pk_full/problem.yaml")
     study = fimflow.Calibration(problem)
-    result = study.validate(problem.parameters.nominal_theta(), options=ValidationOptions(n_datasets=400, profile_datasets=0))
+    result = study.validate(problem.parameters.nominal_theta(),
+                            options=ValidationOptions(n_datasets=400, profile_datasets=100))
     summary = result.summary()
     assert not summary["structurally_identifiable"]
     assert summary["covariance"]["fim_rank"] == 2 and summary["covariance"]["n_params"] == 3
@@ -269,6 +270,9 @@ def test_pk_full_is_reported_non_identifiable_with_efficient_combinations():
     assert {"log10(D/V)", "log10(V/CL)"} <= set(names)
     for row in names.values():
         assert row["variance_ratio_low"] <= 1.0 <= row["variance_ratio_high"], row
+    # a flat profile covers every value: each held refit gets back into the valley (the start moves
+    # along the quadratic model's profile path, here the null direction)
+    assert all(row["coverage_profile"] == 1.0 and row["n_profile"] == 100 for row in summary["parameters"].values())
 
 
 def test_per_parameter_counts_estimates_on_a_bound():

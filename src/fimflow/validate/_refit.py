@@ -15,7 +15,8 @@ data set it records the estimate $\hat\theta_b$, its Wald standard errors from t
 $\hat\theta_b$, the score and the observed FIM (the NLL's Hessian) at $\theta^*$ (the two faces),
 the delta-method coverage of each named prediction, and, for the first data sets, the profile
 likelihood ratio at $\theta^*_j$ of each parameter (a refit with $\theta_j$ held at $\theta^*_j$,
-from the estimate and from $\theta^*$, the lower kept): $\theta^*_j$ lies inside the profile
+from the estimate moved there along the quadratic model's profile path and from $\theta^*$, the
+lower kept): $\theta^*_j$ lies inside the profile
 interval exactly when the ratio is below the profile threshold, so no whole profile is needed.
 """
 
@@ -202,10 +203,10 @@ def refit_datasets(problem: Problem, theta, indices, *, seed: int, objective: Ob
     for j, pid in enumerate(ids):
         table[f"x_{pid}"] = x_hat[:, j]
     # Wald standard errors from each estimate's own expected FIM
-    se = np.full((n_sets, n), np.nan)
+    se, fims = np.full((n_sets, n), np.nan), np.full((n_sets, n, n), np.nan)
     if ok.any():
-        fims = _in_chunks(_expected_fim_rows, objective, x_hat[ok])
-        se[ok] = [np.sqrt(delta_method(np.eye(n), eigen_analysis(f, ids))[0]) for f in fims]
+        fims[ok] = _in_chunks(_expected_fim_rows, objective, x_hat[ok])
+        se[ok] = [np.sqrt(delta_method(np.eye(n), eigen_analysis(f, ids))[0]) for f in fims[ok]]
     for j, pid in enumerate(ids):
         table[f"se_{pid}"] = se[:, j]
     # the two faces at theta
@@ -215,13 +216,27 @@ def refit_datasets(problem: Problem, theta, indices, *, seed: int, objective: Ob
     for i in range(n):
         for j in range(i, n):
             table[f"observed_{i}_{j}"] = 0.5 * (hessians[:, i, j] + hessians[:, j, i])
-    table = pd.concat([table, _profile_ratios(problem, objective, theta, indices, values, x_hat, ok,
+    table = pd.concat([table, _profile_ratios(problem, objective, theta, indices, values, x_hat, fims, ok,
                                               table["nll"].to_numpy(), options)], axis=1)
-    table = pd.concat([table, _prediction_coverage(problem, objective, theta, x_hat, ok, predictions, options)], axis=1)
+    table = pd.concat([table, _prediction_coverage(problem, objective, theta, x_hat, fims, ok, predictions, options)],
+                      axis=1)
     return table
 
 
-def _profile_ratios(problem, objective, theta, indices, values, x_hat, ok, nll, options) -> pd.DataFrame:
+def _held_start(x, fim, j, value):
+    """`x` with parameter `j` moved to `value` and the others along the quadratic model's profile
+    path (the conditional mean of a normal with precision `fim`): along a flat valley this keeps
+    the identifiable combinations, where setting `x_j` alone would leave the valley."""
+    start = np.array(x, dtype=np.float64)
+    free = np.arange(start.size) != j
+    if np.all(np.isfinite(fim)):
+        shift = -np.linalg.pinv(fim[np.ix_(free, free)], rcond=1e-10, hermitian=True) @ fim[free, j] * (value - start[j])
+        start[free] += shift
+    start[j] = value
+    return start
+
+
+def _profile_ratios(problem, objective, theta, indices, values, x_hat, fims, ok, nll, options) -> pd.DataFrame:
     ids = problem.parameter_ids
     ratios = np.full((len(indices), len(ids)), np.nan)
     rows = np.flatnonzero((indices < options.profile_datasets) & ok)
@@ -233,10 +248,9 @@ def _profile_ratios(problem, objective, theta, indices, values, x_hat, ok, nll, 
         for j in range(len(ids)):
             lower, upper = lb.copy(), ub.copy()
             lower[j] = upper[j] = theta[j]
-            # two starts per data set: its estimate with theta_j set to theta*_j, and theta* itself
-            # (off a flat valley the first can be far from the held optimum); the lower wins
-            moved = x_hat[rows].copy()
-            moved[:, j] = theta[j]
+            # two starts per data set: its estimate moved to theta_j = theta*_j along the quadratic
+            # model's profile path, and theta* itself; the lower wins
+            moved = np.clip([_held_start(x_hat[r], fims[r], j, theta[j]) for r in rows], lower, upper)
             starts = np.stack([moved, np.tile(theta, (rows.size, 1))], axis=1).reshape(-1, len(ids))
             held = fit_multistart(problem, starts, objective=objective, options=fit,
                                   values=np.repeat(values[rows], 2, axis=0), bounds=(lower, upper))
@@ -245,20 +259,19 @@ def _profile_ratios(problem, objective, theta, indices, values, x_hat, ok, nll, 
     return pd.DataFrame(ratios, columns=[f"lr_{pid}" for pid in ids])
 
 
-def _prediction_coverage(problem, objective, theta, x_hat, ok, predictions, options) -> pd.DataFrame:
+def _prediction_coverage(problem, objective, theta, x_hat, fims, ok, predictions, options) -> pd.DataFrame:
     from scipy.special import ndtri
 
     z = float(ndtri(0.5 + options.level / 2))
     ids = problem.parameter_ids
     columns = {}
-    fims = _in_chunks(_expected_fim_rows, objective, x_hat[ok]) if ok.any() else []
     for spec in predictions:
         spec = spec if isinstance(spec, PredictionSpec) else PredictionSpec(**spec)
         truth, _ = prediction_and_gradient(objective, theta, spec, problem)
         covered = np.full((len(x_hat), len(truth)), np.nan)
-        for row, fim in zip(np.flatnonzero(ok), fims):
+        for row in np.flatnonzero(ok):
             value, gradient = prediction_and_gradient(objective, x_hat[row], spec, problem)
-            variance = delta_method(gradient, eigen_analysis(fim, ids))[0]
+            variance = delta_method(gradient, eigen_analysis(fims[row], ids))[0]
             covered[row] = np.abs(value - truth) <= z * np.sqrt(variance)
         for k in range(len(truth)):
             columns[f"covered_{spec.id}_{k}"] = covered[:, k]
