@@ -6,6 +6,8 @@ the **estimation scale** in the order of `problem.parameter_ids` (a `BestFit` is
 `x`), and the solver settings are given once (`solver=`).
 """
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 
@@ -20,7 +22,7 @@ from .predict import (PredictionProfileOptions, PredictionSpec, default_predicti
                       ensemble_from_profiles, prediction_bands, prediction_profile_bands)
 from .problem import Problem, dense_design, with_design
 from .simulate import Objective, SolverConfig, log_likelihood, simulate_curves, simulate_measurements, stored_call
-from .validate import RefitOptions, ValidationOptions, ValidationResult, refit_datasets, validate_study
+from .validate import ValidationOptions, ValidationResult, refit_datasets, validate_study
 
 _FIMS = {"expected": expected_fisher_information, "observed": observed_fisher_information}
 
@@ -180,7 +182,7 @@ class Calibration:
                                   options=refit, predictions=self.predictions(predictions) if predictions else ())
         problem, objective = self._designed(design)
         return refit_datasets(problem, self.x(x), indices, seed=options.seed, objective=objective,
-                              options=RefitOptions(fit=refit.fit, n_random_starts=refit.n_random_starts, level=level))
+                              options=dataclasses.replace(refit, profile_datasets=0))
 
     def validation_summary(self, x, refits: pd.DataFrame, *, level: float = 0.95, predictions=(), design=None,
                            design_refits: pd.DataFrame | None = None) -> ValidationResult:

@@ -80,8 +80,9 @@ def options_from_config(config: dict, *, threads: int | None = None) -> StudyOpt
     values["prediction_profiles"] = PredictionProfileOptions(
         **{name: prediction[key] for name, key in (("level", "level"), ("max_range", "profile_max_range"))
            if key in prediction})
-    if "validation" in config:  # its `n_shards` says how the jobs split the work, not what they compute
-        values["validation"] = ValidationOptions(**{k: v for k, v in config["validation"].items() if k != "n_shards"})
+    if "validation" in config:  # `n_shards` and `design_check` say which jobs run, not what one computes
+        values["validation"] = ValidationOptions(**{k: v for k, v in config["validation"].items()
+                                                    if k not in ("n_shards", "design_check")})
     return StudyOptions(**values)
 
 

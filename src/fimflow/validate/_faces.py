@@ -11,6 +11,8 @@ score face, that the expected FIM itself is wrong (a bug or a noise model that i
 import numpy as np
 import pandas as pd
 
+from ..identify import eigen_analysis
+
 FACE_COLUMNS = ("direction", "eigenvalue", "score_ratio", "score_ratio_se", "observed_ratio", "observed_ratio_se")
 
 
@@ -22,16 +24,14 @@ def two_faces(scores: np.ndarray, hessians: np.ndarray, fim: np.ndarray, *, tole
     the raw quadratic forms, which should be ~0). `summary`: the relative Frobenius differences
     of the mean score outer product and of the mean observed FIM from `fim`, and `n_datasets`."""
     n = len(scores)
-    lam, vectors = np.linalg.eigh(0.5 * (fim + fim.T))
-    order = np.argsort(lam)[::-1]
-    lam, vectors = lam[order], vectors[:, order]
-    floor = tolerance * max(lam[0], 0.0)
+    analysis = eigen_analysis(fim, range(len(fim)), relative_tolerance=tolerance)
+    lam, vectors = analysis.eigenvalues, analysis.eigenvectors
     rows = []
     for k in range(len(lam)):
         v = vectors[:, k]
         score_terms = (scores @ v) ** 2
         observed_terms = np.einsum("i,nij,j->n", v, hessians, v)
-        scale = lam[k] if lam[k] > floor else 1.0
+        scale = lam[k] if k < analysis.rank else 1.0
         rows.append((f"v{k + 1}", float(lam[k]), score_terms.mean() / scale, score_terms.std(ddof=1) / np.sqrt(n) / scale,
                      observed_terms.mean() / scale, observed_terms.std(ddof=1) / np.sqrt(n) / scale))
     outer = scores.T @ scores / n

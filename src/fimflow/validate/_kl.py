@@ -29,21 +29,30 @@ def _transformed_means_and_scales(objective: Objective, theta):
     return from_linear_by_code(y, objective.transformation), s, ok
 
 
-def _means_and_scales(objective: Objective, theta):
-    mu, s, ok = stored_call(_transformed_means_and_scales, objective, theta)
+def means_and_scales(objective: Objective, theta) -> tuple[np.ndarray, np.ndarray]:
+    """Each measurement's location on its transformation scale and its noise scale at `theta`.
+    **Raises:** `ValueError` when the simulation fails."""
+    mu, s, ok = stored_call(_transformed_means_and_scales, objective, np.asarray(theta, dtype=np.float64))
     if not bool(ok):
-        raise ValueError("the simulation failed at the given parameters: no divergence to compute.")
+        raise ValueError("the simulation failed at the given parameters: no divergence to compute and no data "
+                         "to simulate.")
     return np.asarray(mu), np.asarray(s)
+
+
+def standard_noise(rng: np.random.Generator, distribution, size) -> np.ndarray:
+    """Standard normal or standard Laplace draws (scale 1), by each measurement's distribution code
+    (0 normal); `size` ends with the number of measurements."""
+    return np.where(np.asarray(distribution) == 0, rng.standard_normal(size), rng.laplace(0.0, 1.0, size))
 
 
 def kl_terms(objective: Objective, theta, theta_other) -> np.ndarray:
     """Per measurement, KL(p_theta || p_theta_other) of its distribution (see the module notes)."""
-    return _kl_terms_from(objective, _means_and_scales(objective, theta), theta_other)
+    return _kl_terms_from(objective, means_and_scales(objective, theta), theta_other)
 
 
 def _kl_terms_from(objective: Objective, at_theta, theta_other) -> np.ndarray:
     """`kl_terms` with theta's means and scales `at_theta` already simulated."""
-    (mu, s), (mu2, s2) = at_theta, _means_and_scales(objective, theta_other)
+    (mu, s), (mu2, s2) = at_theta, means_and_scales(objective, theta_other)
     gap = np.abs(mu - mu2)
     normal = np.log(s2 / s) + (s**2 + gap**2) / (2.0 * s2**2) - 0.5
     laplace = np.log(s2 / s) + gap / s2 + (s / s2) * np.exp(-gap / s) - 1.0
@@ -61,11 +70,8 @@ def kl_divergence(objective: Objective, theta, theta_other) -> float:
 def monte_carlo_kl(objective: Objective, theta, theta_other, n_datasets: int, seed: int = 0) -> tuple[float, float]:
     """KL(p_theta || p_theta_other) as the mean over `n_datasets` data sets drawn at `theta` of
     log p_theta(data) - log p_theta_other(data): `(estimate, standard error)`."""
-    (mu, s), (mu2, s2) = _means_and_scales(objective, theta), _means_and_scales(objective, theta_other)
-    distribution = np.asarray(objective.distribution)
-    rng = np.random.default_rng(seed)
-    noise = np.where(distribution == 0, rng.standard_normal((n_datasets, mu.size)),
-                     rng.laplace(0.0, 1.0, (n_datasets, mu.size)))
+    (mu, s), (mu2, s2) = means_and_scales(objective, theta), means_and_scales(objective, theta_other)
+    noise = standard_noise(np.random.default_rng(seed), objective.distribution, (n_datasets, mu.size))
     z = mu + s * noise  # data on the transformation scale
     # the objective's negative log densities (their Jacobian term of h is the same in both: it cancels)
     def log_ratio(data):  # one data set
@@ -99,7 +105,7 @@ def kl_along_directions(objective: Objective, theta, fim, parameter_ids, *, radi
     directions = [(f"v{k + 1}", "eigen", lam[j], vectors[:, j]) for k, j in enumerate(order)]
     directions += [(pid, "axis", fim[i, i], np.eye(theta.size)[i]) for i, pid in enumerate(parameter_ids)]
     floor = relative_tolerance * max(float(lam.max()), 0.0)
-    rows, reach, at_theta = [], {}, _means_and_scales(objective, theta)  # theta's simulation, once
+    rows, reach, at_theta = [], {}, means_and_scales(objective, theta)  # theta's simulation, once
     for name, kind, value, vector in directions:
         if not value > floor:
             reach[name] = np.nan

@@ -29,13 +29,13 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from ..fisher import fisher_from_sensitivities
+from ..fisher import expected_fisher_information
 from ..fit import FitOptions, Status, TrustFIM, fit_multistart, latin_hypercube_starts
 from ..identify import eigen_analysis
 from ..predict import PredictionSpec, delta_method, prediction_and_gradient
 from ..problem import Problem, to_linear_by_code
-from ..simulate import Objective, stored_call, stored_program
-from ._kl import _transformed_means_and_scales
+from ..simulate import Objective, stored_program
+from ._kl import means_and_scales, standard_noise
 
 _log = logging.getLogger(__name__)
 WIDTH = 8  # data sets per compiled evaluation of the per-data-set terms (padding fills the last)
@@ -50,33 +50,15 @@ def simulate_datasets(objective: Objective, theta, indices, *, seed: int) -> np.
     """Measured values `(len(indices), n_measurements)` drawn at `theta` (see the module notes).
 
     **Raises:** `ValueError` when the simulation at `theta` fails."""
-    mu, s, ok = stored_call(_transformed_means_and_scales, objective, np.asarray(theta, dtype=np.float64))
-    if not bool(ok):
-        raise ValueError("the simulation failed at the parameters to simulate data from.")
-    mu, s = np.asarray(mu), np.asarray(s)
-    laplace = np.asarray(objective.distribution) != 0
-    rows = []
-    for index in indices:
-        rng = dataset_seed(seed, index)
-        noise = rng.standard_normal(mu.size)
-        noise = np.where(laplace, rng.laplace(0.0, 1.0, mu.size), noise)
-        rows.append(mu + s * noise)
+    mu, s = means_and_scales(objective, theta)
+    rows = [mu + s * standard_noise(dataset_seed(seed, index), objective.distribution, mu.size) for index in indices]
     z = np.asarray(rows, dtype=np.float64).reshape(len(rows), mu.size)
     return np.asarray(to_linear_by_code(jnp.asarray(z), objective.transformation))
 
 
 def _expected_fim_rows(objective, thetas):
     """Expected FIM at each row of `thetas` (data-independent)."""
-
-    def one(theta):
-        def parts(t):
-            d, s, _ = objective.differences_and_noise(t)
-            return (d, s), s
-
-        (j_mu, j_s), s = jax.jacfwd(parts, has_aux=True)(theta)
-        return fisher_from_sensitivities(j_mu, j_s, s, objective.distribution)
-
-    return jax.vmap(one)(thetas)
+    return jax.vmap(lambda theta: expected_fisher_information(objective, theta))(thetas)
 
 
 def _faces_rows(objective, points):
@@ -138,14 +120,15 @@ class ValidationOptions:
       is about $\sqrt{2/N}$, of a coverage $\sqrt{0.95 \cdot 0.05/N}$: 0.007 at 1000).
     - `seed`: of the data sets (data set `b` draws from its own stream, whatever the sharding).
     - `n_random_starts`, `profile_datasets`: see `RefitOptions`.
-    - `design_check`: also refit data simulated on the design stage's design (when it runs).
+
+    (Whether a design is checked too is the caller's choice: `Calibration.validate(design=...)`;
+    the workflow's `validation.design_check` decides which jobs run.)
     """
 
     n_datasets: int = 200
     seed: int = 1
     n_random_starts: int = 0
     profile_datasets: int = 20
-    design_check: bool = True
 
     def __post_init__(self):
         if self.n_datasets < 2:
@@ -181,13 +164,13 @@ def refit_datasets(problem: Problem, theta, indices, *, seed: int, objective: Ob
     n, n_sets = len(ids), len(indices)
     values = simulate_datasets(objective, theta, indices, seed=seed)
     per_dataset = 1 + options.n_random_starts
-    starts = [theta]
+    starts = []
     for index in indices:
         starts.append(theta)
         if options.n_random_starts:
             stream = int(np.random.SeedSequence([int(seed), int(index), 1]).generate_state(1)[0])
             starts.extend(latin_hypercube_starts(problem, options.n_random_starts, seed=stream))
-    starts = np.asarray(starts[1:])
+    starts = np.asarray(starts).reshape(-1, n)
     fits = fit_multistart(problem, starts, objective=objective, options=options.fit,
                           values=np.repeat(values, per_dataset, axis=0))
     chosen = _best_per_dataset(fits, n_sets, per_dataset)

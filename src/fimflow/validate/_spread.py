@@ -27,6 +27,9 @@ import pandas as pd
 from scipy import stats
 from scipy.special import ndtri
 
+from ..identify import eigen_analysis
+from ..predict import delta_method
+
 MC_LEVEL = 0.997  # "within Monte-Carlo error": 3 standard errors of a normal
 
 
@@ -46,20 +49,19 @@ def coverage_interval(p: float, n: int, *, k: float = 3.0) -> tuple[float, float
 
 
 def _range_basis(fim: np.ndarray, tolerance: float):
-    lam, vectors = np.linalg.eigh(0.5 * (fim + fim.T))
-    order = np.argsort(lam)[::-1]
-    lam, vectors = lam[order], vectors[:, order]
-    rank = int(np.sum(lam > tolerance * max(lam[0], 0.0))) if lam[0] > 0 else 0
-    return lam, vectors, rank
+    """Eigenvalues (descending), eigenvectors and numerical rank, as the identifiability stage
+    computes them (`eigen_analysis`, relative tolerance `tolerance`)."""
+    analysis = eigen_analysis(fim, range(len(fim)), relative_tolerance=tolerance)
+    return analysis.eigenvalues, analysis.eigenvectors, analysis.rank
 
 
 def crlb_covariance(fim: np.ndarray, tolerance: float = 1e-8) -> np.ndarray:
     """$I^{-1}$ in the FIM's range; `inf` on the diagonal (and its rows) of a parameter with a
     component along a null direction (its Cramér–Rao bound is infinite)."""
-    lam, vectors, rank = _range_basis(fim, tolerance)
-    inverse = (vectors[:, :rank] / lam[:rank]) @ vectors[:, :rank].T
-    null = vectors[:, rank:]
-    unbounded = np.abs(null).max(axis=1, initial=0.0) > 1e-6
+    analysis = eigen_analysis(fim, range(len(fim)), relative_tolerance=tolerance)
+    rank, vectors = analysis.rank, analysis.eigenvectors
+    inverse = (vectors[:, :rank] / analysis.eigenvalues[:rank]) @ vectors[:, :rank].T
+    unbounded = delta_method(np.eye(len(fim)), analysis)[2]  # as the prediction stage flags a null component
     inverse[unbounded, :] = np.inf
     inverse[:, unbounded] = np.inf
     return inverse
