@@ -15,7 +15,13 @@ from fimflow.simulate._rosenbrock import Rodas5P
 
 from helpers import Robertson
 
-RODAS = fimflow.SolverConfig(rtol=1e-10, atol=1e-16, method="rodas5p")
+# the stage solves of small systems use W's inverse, of large ones its LU factors: both are checked
+SOLVES = {"inverse": Rodas5P(), "lu": Rodas5P(inverse_up_to=0)}
+both_solves = pytest.mark.parametrize("solve", sorted(SOLVES))
+
+
+def rodas(solve, rtol=1e-10, atol=1e-16):
+    return fimflow.SolverConfig(rtol=rtol, atol=atol, solver=SOLVES[solve])
 
 
 def forced_oscillator(t, y, p):
@@ -23,14 +29,15 @@ def forced_oscillator(t, y, p):
     return jnp.stack([-p[0] * y[0] + jnp.sin(3.0 * t) * y[1], 0.1 * y[0] * y[1] - p[1] * y[1]])
 
 
-def test_order_five_and_dense_output_of_order_four_or_better_with_fixed_steps():
+@both_solves
+def test_order_five_and_dense_output_of_order_four_or_better_with_fixed_steps(solve):
     y0, p = jnp.array([1.0, 2.0]), jnp.array([0.7, 0.3])
     ref = solve_ivp(lambda t, y: np.asarray(forced_oscillator(t, y, p)), (0.0, 2.0), np.asarray(y0), method="DOP853",
                     rtol=1e-13, atol=1e-15, dense_output=True)
     inside = np.linspace(0.013, 1.99, 29)  # between step end points
     end, dense = [], []
     for n in (10, 20, 40, 80):
-        sol = diffrax.diffeqsolve(diffrax.ODETerm(forced_oscillator), Rodas5P(), 0.0, 2.0, 2.0 / n, y0, args=p,
+        sol = diffrax.diffeqsolve(diffrax.ODETerm(forced_oscillator), SOLVES[solve], 0.0, 2.0, 2.0 / n, y0, args=p,
                                   saveat=diffrax.SaveAt(t1=True, dense=True), max_steps=100)
         end.append(np.abs(np.asarray(sol.ys[-1]) - ref.y[:, -1]).max())
         dense.append(max(np.abs(np.asarray(sol.evaluate(t)) - ref.sol(t)).max() for t in inside))
@@ -40,14 +47,15 @@ def test_order_five_and_dense_output_of_order_four_or_better_with_fixed_steps():
     assert dense_order > 3.5, dense
 
 
-def test_stiff_linear_system_matches_the_matrix_exponential():
+@both_solves
+def test_stiff_linear_system_matches_the_matrix_exponential(solve):
     rng = np.random.default_rng(3)
     basis = np.eye(4) + 0.3 * rng.standard_normal((4, 4))
     eigenvalues = np.array([-0.5, -20.0, -3e3, -1e6])  # stiffness ratio 2e6
     matrix = basis @ np.diag(eigenvalues) @ np.linalg.inv(basis)
     y0 = np.array([1.0, -2.0, 0.5, 3.0])
     ts = np.array([1e-7, 1e-3, 0.1, 1.0, 5.0])
-    sol = diffrax.diffeqsolve(diffrax.ODETerm(lambda t, y, a: a @ y), Rodas5P(), 0.0, ts[-1], None, jnp.asarray(y0),
+    sol = diffrax.diffeqsolve(diffrax.ODETerm(lambda t, y, a: a @ y), SOLVES[solve], 0.0, ts[-1], None, jnp.asarray(y0),
                               args=jnp.asarray(matrix), saveat=diffrax.SaveAt(ts=jnp.asarray(ts)),
                               stepsize_controller=diffrax.PIDController(rtol=1e-10, atol=1e-14), max_steps=10_000)
     exact = np.stack([scipy.linalg.expm(matrix * t) @ y0 for t in ts])
@@ -56,12 +64,13 @@ def test_stiff_linear_system_matches_the_matrix_exponential():
     assert int(sol.stats["num_steps"]) < 500  # L-stable: the fast modes do not limit the step
 
 
+@both_solves
 @pytest.mark.parametrize("theta", [(100.0, 10.0, 2.0), (8120.0, 217.0, 0.0123)])
-def test_pk_values_and_sensitivities_equal_the_closed_form(theta):
+def test_pk_values_and_sensitivities_equal_the_closed_form(theta, solve):
     ts = jnp.array([0.25, 1.0, 2.0, 6.0, 24.0])
 
     def concentration(theta):
-        return fimflow.simulate(OneCompartmentPK(), theta, ts, RODAS)[1][:, 0]
+        return fimflow.simulate(OneCompartmentPK(), theta, ts, rodas(solve))[1][:, 0]
 
     dose, volume, clearance = theta
     t = np.asarray(ts)
@@ -71,7 +80,8 @@ def test_pk_values_and_sensitivities_equal_the_closed_form(theta):
     np.testing.assert_allclose(np.asarray(jax.jacfwd(concentration)(jnp.array(theta))), analytic, rtol=1e-7, atol=1e-12)
 
 
-def test_pk_second_derivatives_equal_the_closed_form():
+@both_solves
+def test_pk_second_derivatives_equal_the_closed_form(solve):
     """Forward over forward (the observed FIM, a design's time gradient): the stage solves' rule
     is itself differentiated, so W's dependence on the parameters must enter the second
     derivative (with the factorisation held constant there it was off by up to 4e-4 relative).
@@ -80,7 +90,7 @@ def test_pk_second_derivatives_equal_the_closed_form():
     dose = 100.0
 
     def concentration(x):
-        return fimflow.simulate(OneCompartmentPK(), jnp.stack([dose, x[0], x[1]]), ts, RODAS)[1][:, 0]
+        return fimflow.simulate(OneCompartmentPK(), jnp.stack([dose, x[0], x[1]]), ts, rodas(solve))[1][:, 0]
 
     volume, clearance = 10.0, 2.0
     t = np.asarray(ts)
@@ -94,16 +104,17 @@ def test_pk_second_derivatives_equal_the_closed_form():
     np.testing.assert_allclose(hessian, exact, rtol=1e-7, atol=1e-12)
 
     def at(time):  # C at one time, as a function of the time
-        return fimflow.simulate(OneCompartmentPK(), jnp.array([dose, volume, clearance]), time[None], RODAS)[1][0, 0]
+        return fimflow.simulate(OneCompartmentPK(), jnp.array([dose, volume, clearance]), time[None], rodas(solve))[1][0, 0]
 
     k = clearance / volume
     c4 = dose / volume * np.exp(-k * 4.0)
     assert float(jax.jacfwd(jax.jacfwd(at))(jnp.array(4.0))) == pytest.approx(k**2 * c4, rel=1e-7)
 
 
-def test_robertson_sensitivities_match_central_differences():
+@both_solves
+def test_robertson_sensitivities_match_central_differences(solve):
     ts = jnp.array([1.0, 100.0, 1e4])
-    config = fimflow.SolverConfig(rtol=1e-11, atol=1e-16, method="rodas5p")
+    config = rodas(solve, rtol=1e-11)
 
     def log_states(log_theta):  # y2 spans 1e-5..1e-8: relative sensitivities on the log scale
         ys = fimflow.simulate(Robertson(), jnp.exp(log_theta), ts, config)[0]
