@@ -143,7 +143,7 @@ def design_checked(problem):
 def get_validation_study(wildcards):
     """The settings a validation job uses (the problem's own validation settings included)."""
     study = study_config("solver", "fit.method", "fit.max_iterations", "fit.batch_size", "fit.max_time_s",
-                         "prediction.level")
+                         "fit.profile_scalings", "prediction.level")
     study["validation"] = validation_settings(wildcards.problem)
     return study
 

@@ -7,7 +7,7 @@ rule fit_multistart:
         provenance="results/{problem}/fit/provenance/starts_{shard}.json",
     params:
         study=study_config("solver", "fit.n_starts", "fit.seed", "fit.method", "fit.max_iterations",
-                           "fit.batch_size", "fit.max_time_s"),
+                           "fit.batch_size", "fit.max_time_s", "fit.profile_scalings"),
         n_shards=N_SHARDS,
         compile_cache=config["compile_cache"],
         library=LIBRARY,

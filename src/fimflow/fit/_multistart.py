@@ -9,16 +9,18 @@ import time
 
 import equinox as eqx
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
 from ._batch import BatchRunner
 from ._local import CachedEvaluation, OutOfTime, Status
 from ._optimisers import OPTIMISERS, AbstractOptimiser, TrustFIM, optimiser_from_name
+from ._scalings import profiled
 from ..simulate import Objective
-from ..simulate import stored_program
+from ..simulate import stored_call, stored_program
 from .._precision import require_float64
-from ..problem import Problem
+from ..problem import Problem, to_linear_by_code
 
 METHODS = tuple(OPTIMISERS)  # the optimisers' names in a config file: trust_fim, lbfgsb, trf
 _log = logging.getLogger(__name__)
@@ -53,6 +55,10 @@ class FitOptions:
       is spent ends with status `"max_time"` at the lowest point it evaluated, so a cluster
       job's time limit is met with every start recorded. Results then depend on the machine's
       speed: leave it `None` where they must be reproducible.
+    - `profile_scalings`: scaling factors of observables (parameters that only multiply an
+      observable with normal noise) are solved in closed form at every evaluation and the
+      optimiser searches the other parameters (hierarchical optimisation, `_scalings`); the
+      result reports their closed-form values. The optimum is the same; the search differs.
     """
 
     method: dataclasses.InitVar[str | None] = None  # read back: the property below the class
@@ -64,6 +70,7 @@ class FitOptions:
     batch_size: int = 4
     threads: int | None = None
     max_time_s: float | None = None
+    profile_scalings: bool = True
 
     def __post_init__(self, method):
         if method is not None:
@@ -258,6 +265,40 @@ def batch_kernel(objective: Objective, options: FitOptions, *, per_dataset: bool
     return evaluate
 
 
+def _held_value(objective, lb, ub):
+    """Where the fit holds a profiled scaling: a bound whose linear value is not zero (the
+    closed form divides the predictions by it)."""
+    upper_linear = np.asarray(to_linear_by_code(jnp.asarray(ub), objective.scale_codes))
+    return np.where(upper_linear != 0.0, ub, lb)
+
+
+def _completed(objective, points):
+    """Rows `[theta]` or `[theta, values]` to theta with the closed-form scalings."""
+    n = objective.estimated_index.shape[0]
+
+    def one(point):
+        lane = objective if point.shape[0] == n else eqx.tree_at(lambda o: o.values, objective, point[n:])
+        return lane.complete(point[:n])
+
+    return jax.vmap(one)(points)
+
+
+def _complete_scalings(objective, outcomes, values):
+    """Each finished start's estimate with its closed-form scalings (one simulation each)."""
+    done = [i for i, o in enumerate(outcomes) if not isinstance(o, BaseException)]
+    if not done:
+        return outcomes
+    points = np.stack([np.asarray(outcomes[i][0], dtype=np.float64) for i in done])
+    if values is not None:
+        points = np.concatenate([points, values[done]], axis=1)
+    completed = np.asarray(stored_call(_completed, objective, points))
+    outcomes = list(outcomes)
+    for row, i in enumerate(done):
+        x = completed[row] if np.all(np.isfinite(completed[row])) else outcomes[i][0]
+        outcomes[i] = (x,) + tuple(outcomes[i][1:])
+    return outcomes
+
+
 def _with_data(evaluate, data, x):
     return evaluate(np.concatenate([np.asarray(x, dtype=np.float64), data]))
 
@@ -315,6 +356,12 @@ def fit_multistart(
     optimiser = options.optimiser
     optimiser.check(objective)
     run, final_value = optimiser.run, optimiser.value
+    profile = profiled(objective, lb, ub) if options.profile_scalings else None
+    if profile is not None:
+        # the closed-form scalings replace the values the optimiser would move: hold those
+        objective, held = profile
+        lb, ub = lb.copy(), ub.copy()
+        lb[held] = ub[held] = _held_value(objective, lb, ub)[held]
 
     def work(i, evaluate):
         if values is not None:
@@ -336,6 +383,8 @@ def fit_multistart(
 
     runner = BatchRunner(batch_kernel(objective, options, per_dataset=values is not None), width, groups)
     outcomes = runner.run(work, starts)
+    if profile is not None:
+        outcomes = _complete_scalings(objective, outcomes, values)
     xs, nlls, statuses, messages, iterations, times = [], [], [], [], [], []
     for index, x0, outcome in zip(start_index, starts, outcomes):
         if isinstance(outcome, (RuntimeError, ValueError, np.linalg.LinAlgError)):
