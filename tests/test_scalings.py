@@ -82,9 +82,11 @@ def test_only_a_pure_scale_with_normal_noise_independent_of_it_is_profiled(tmp_p
 def test_the_profile_is_the_bounded_minimum_over_the_scale(tmp_path, scale_upper):
     problem, objective = decay_problem(tmp_path, scale_upper=scale_upper)
     lb, ub = problem.parameters.bounds()
-    profile, held = profiled(objective, lb, ub)
+    profile, lower, upper = profiled(objective, lb, ub)
     j = problem.parameter_ids.index("scale_s")
-    assert held.tolist() == [j]
+    held = np.flatnonzero(lower == upper)
+    assert held.tolist() == [j] and upper[j] == ub[j]  # held at its upper bound (linear value > 0)
+    np.testing.assert_array_equal(np.delete(lower, j), np.delete(lb, j))
     rng = np.random.default_rng(3)
     points = [np.asarray(problem.parameters.nominal_theta())]  # k at its true value: the best scale is about 3
     for _ in range(3):
@@ -135,8 +137,26 @@ def test_fujita_has_three_profiled_scalings_and_its_profile_lies_below_the_nomin
     counts = {problem.parameter_ids[j]: int(np.sum(owner == j)) for j in np.unique(owner[owner >= 0])}
     observables = np.asarray(problem.observable_ids)[problem.observable_index]
     assert counts == {f"scaling_{o}": int(np.sum(observables == o)) for o in ("pAkt_tot", "pEGFR_tot", "pS6_tot")}
-    profile, _ = profiled(objective, lb, ub)
+    profile = profiled(objective, lb, ub)[0]
     theta = np.asarray(problem.parameters.nominal_theta())
     assert float(nll(profile, theta)) <= float(nll(objective, theta))
     assert float(nll(objective, np.asarray(complete(profile, theta)))) == pytest.approx(
         float(nll(profile, theta)), rel=1e-10)
+
+
+def test_refits_of_other_data_complete_each_start_with_its_own_data(tmp_path):
+    """`fit_multistart(..., values=)` (the validation's refits): each start's closed-form
+    scaling comes from its own data set, so the reported NLL is the full NLL of that data at the
+    reported estimate, and the optimum is that of a fit without the closed form."""
+    problem, objective = decay_problem(tmp_path)
+    rng = np.random.default_rng(11)
+    values = np.stack([problem.values, problem.values * (1.0 + 0.05 * rng.standard_normal(problem.n_measurements))])
+    starts = np.tile(np.asarray(problem.parameters.nominal_theta()), (2, 1))
+    fits = {profile: fimflow.fit_multistart(problem, starts, objective=objective, values=values,
+                                            options=fimflow.FitOptions(profile_scalings=profile))
+            for profile in (True, False)}
+    for i in range(2):
+        own = eqx.tree_at(lambda o: o.values, objective, values[i])
+        assert float(nll(own, fits[True].x[i])) == pytest.approx(fits[True].nll[i], rel=1e-10, abs=1e-9)
+        assert fits[True].nll[i] == pytest.approx(fits[False].nll[i], abs=1e-6)
+    assert fits[True].nll[0] != pytest.approx(fits[True].nll[1], abs=1e-3)  # the two data sets differ

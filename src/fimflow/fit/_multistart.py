@@ -9,18 +9,17 @@ import time
 
 import equinox as eqx
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
 from ._batch import BatchRunner
 from ._local import CachedEvaluation, OutOfTime, Status
 from ._optimisers import OPTIMISERS, AbstractOptimiser, TrustFIM, optimiser_from_name
-from ._scalings import profiled
+from ._scalings import completed_scalings, profiled
 from ..simulate import Objective
 from ..simulate import stored_call, stored_program
 from .._precision import require_float64
-from ..problem import Problem, to_linear_by_code
+from ..problem import Problem
 
 METHODS = tuple(OPTIMISERS)  # the optimisers' names in a config file: trust_fim, lbfgsb, trf
 _log = logging.getLogger(__name__)
@@ -240,6 +239,7 @@ def per_dataset_kernel(kernel):
         return jax.vmap(one)(points)
 
     kernel_per_dataset.__name__ = f"{kernel.__name__}_per_dataset"
+    kernel_per_dataset.__qualname__ = f"{kernel.__qualname__}_per_dataset"  # `stored_call`'s key names it
     return kernel_per_dataset
 
 
@@ -265,33 +265,17 @@ def batch_kernel(objective: Objective, options: FitOptions, *, per_dataset: bool
     return evaluate
 
 
-def _held_value(objective, lb, ub):
-    """Where the fit holds a profiled scaling: a bound whose linear value is not zero (the
-    closed form divides the predictions by it)."""
-    upper_linear = np.asarray(to_linear_by_code(jnp.asarray(ub), objective.scale_codes))
-    return np.where(upper_linear != 0.0, ub, lb)
-
-
-def _completed(objective, points):
-    """Rows `[theta]` or `[theta, values]` to theta with the closed-form scalings."""
-    n = objective.estimated_index.shape[0]
-
-    def one(point):
-        lane = objective if point.shape[0] == n else eqx.tree_at(lambda o: o.values, objective, point[n:])
-        return lane.complete(point[:n])
-
-    return jax.vmap(one)(points)
-
-
 def _complete_scalings(objective, outcomes, values):
-    """Each finished start's estimate with its closed-form scalings (one simulation each)."""
+    """Each finished start's estimate with its closed-form scalings (`completed_scalings`, with
+    that start's own data when it has them)."""
     done = [i for i, o in enumerate(outcomes) if not isinstance(o, BaseException)]
     if not done:
         return outcomes
     points = np.stack([np.asarray(outcomes[i][0], dtype=np.float64) for i in done])
+    kernel = completed_scalings
     if values is not None:
-        points = np.concatenate([points, values[done]], axis=1)
-    completed = np.asarray(stored_call(_completed, objective, points))
+        points, kernel = np.concatenate([points, values[done]], axis=1), per_dataset_kernel(kernel)
+    completed = np.asarray(stored_call(kernel, objective, points))
     outcomes = list(outcomes)
     for row, i in enumerate(done):
         x = completed[row] if np.all(np.isfinite(completed[row])) else outcomes[i][0]
@@ -357,11 +341,8 @@ def fit_multistart(
     optimiser.check(objective)
     run, final_value = optimiser.run, optimiser.value
     profile = profiled(objective, lb, ub) if options.profile_scalings else None
-    if profile is not None:
-        # the closed-form scalings replace the values the optimiser would move: hold those
-        objective, held = profile
-        lb, ub = lb.copy(), ub.copy()
-        lb[held] = ub[held] = _held_value(objective, lb, ub)[held]
+    if profile is not None:  # the closed-form scalings replace values the optimiser then holds
+        objective, lb, ub = profile
 
     def work(i, evaluate):
         if values is not None:

@@ -144,16 +144,24 @@ class ProfiledObjective(Objective):
 
 
 def profiled(objective: Objective, lower: np.ndarray, upper: np.ndarray):
-    """`(ProfiledObjective, held)` for a problem with closed-form scalings (`held`: the positions
-    the fit holds, they do not enter the profile), or `None` when it has none."""
+    """`(ProfiledObjective, lower, upper)` for a problem with closed-form scalings, the bounds
+    holding each profiled scaling (it does not enter the profile) at a bound whose linear value
+    is not zero (the closed form divides the predictions by it); `None` when it has none."""
     owner = find_scalings(objective, lower, upper)
     if not np.any(owner >= 0):
         return None
-    codes = np.asarray(objective.scale_codes)
-    bounds = np.stack([np.asarray(to_linear_by_code(jnp.asarray(b), jnp.asarray(codes))) for b in (lower, upper)], 1)
+    linear = [np.asarray(to_linear_by_code(jnp.asarray(b), objective.scale_codes)) for b in (lower, upper)]
     fields = {name: getattr(objective, name) for name in objective.__dataclass_fields__}
-    out = ProfiledObjective(**fields, scaling_of=jnp.asarray(owner), scaling_bounds=jnp.asarray(bounds))
-    return out, np.unique(owner[owner >= 0])
+    out = ProfiledObjective(**fields, scaling_of=jnp.asarray(owner), scaling_bounds=jnp.asarray(np.stack(linear, 1)))
+    held = np.unique(owner[owner >= 0])
+    lower, upper = lower.copy(), upper.copy()
+    lower[held] = upper[held] = np.where(linear[1] != 0.0, upper, lower)[held]
+    return out, lower, upper
 
 
-__all__ = ["find_scalings", "profiled", "ProfiledObjective"]
+def completed_scalings(objective: ProfiledObjective, thetas):
+    """Each row of `thetas` with its closed-form scalings (one simulation each)."""
+    return jax.vmap(objective.complete)(thetas)
+
+
+__all__ = ["completed_scalings", "find_scalings", "profiled", "ProfiledObjective"]
