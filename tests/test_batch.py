@@ -1,10 +1,14 @@
 """Batched multistarts: many optimisers, one vectorised evaluation per round."""
 
+import threading
+import time
+
 import numpy as np
 import pytest
 import scipy.optimize
 
 import fimflow
+from fimflow.fit import _batch
 from fimflow.fit._batch import BatchRunner
 from fimflow.fit._multistart import batch_kernel
 from helpers import load
@@ -26,7 +30,7 @@ def least_squares_from(start, evaluate):
 def test_batched_optimisers_equal_serial_ones_and_share_evaluations():
     starts = np.random.default_rng(3).uniform(-2, 2, size=(7, 2))
     serial = [least_squares_from(s, lambda p: tuple(a[0] for a in rosenbrock_batch(p[None]))) for s in starts]
-    runner = BatchRunner(rosenbrock_batch, width=3)
+    runner = BatchRunner(rosenbrock_batch, width=3, isolate=None)  # counts below: no lone evaluations
     batched = runner.run(lambda i, evaluate: least_squares_from(starts[i], evaluate), starts)
     for (x_serial, n_serial), (x_batched, n_batched) in zip(serial, batched):
         np.testing.assert_array_equal(x_batched, x_serial)  # same arithmetic per lane
@@ -83,8 +87,8 @@ def test_concurrent_groups_give_the_same_results_as_one():
     """Two groups of lanes evaluating at the same time: each start's result is unchanged
     (bitwise), whatever lane and group it ran in, and the groups share the work."""
     starts = np.random.default_rng(5).uniform(-2, 2, size=(11, 2))
-    one = BatchRunner(rosenbrock_batch, width=2, groups=1)
-    two = BatchRunner(rosenbrock_batch, width=2, groups=2)
+    one = BatchRunner(rosenbrock_batch, width=2, groups=1, isolate=None)
+    two = BatchRunner(rosenbrock_batch, width=2, groups=2, isolate=None)
     first = one.run(lambda i, evaluate: least_squares_from(starts[i], evaluate), starts)
     second = two.run(lambda i, evaluate: least_squares_from(starts[i], evaluate), starts)
     for (x_one, n_one), (x_two, n_two) in zip(first, second):
@@ -104,3 +108,58 @@ def test_fit_is_bitwise_the_same_with_one_or_two_threads(method):
     np.testing.assert_array_equal(two.x, one.x)
     np.testing.assert_array_equal(two.nll, one.nll)
     assert two.status == one.status and set(one.status) == {"converged"}
+
+
+@pytest.mark.parametrize("isolate", [_batch.ISOLATE, None])
+def test_a_slow_start_does_not_hold_back_its_batch_mates(isolate):
+    """Start 0's evaluations 5..8 take 0.3 s, everything else about 1 ms. Isolated, start 1 shares
+    one slow batch (the one that shows the slowness), then goes on without start 0; without
+    isolation it waits for all four. The numbers are the same either way."""
+    shared, lock = [], threading.Lock()
+
+    def evaluate_batch(points):
+        slow = points[(points[:, 0] == 0) & (points[:, 1] >= 5) & (points[:, 1] <= 8)]
+        time.sleep(0.3 if len(slow) else 0.001)
+        with lock:
+            if len(slow) and np.any(points[:, 0] == 1):
+                shared.append(points.copy())
+        return (points.sum(axis=1),)
+
+    def work(i, evaluate):
+        return [float(evaluate(np.array([i, k], dtype=np.float64))[0]) for k in range(10 if i == 0 else 60)]
+
+    runner = BatchRunner(evaluate_batch, width=2, isolate=isolate)
+    out = runner.run(work, [0, 1])
+    assert out == [[float(k) for k in range(10)], [1.0 + k for k in range(60)]]
+    if isolate is None:
+        assert len(shared) == 4 and runner.n_alone == 0
+    else:
+        assert len(shared) == 1
+        assert runner.n_alone >= 4  # start 0's slow evaluations ran alone
+
+
+def test_lone_evaluations_give_bitwise_the_same_fit(monkeypatch):
+    """Lanes sent to run alone (forced here: every batch counts as slow, so after the group's first
+    batches every evaluation runs alone) get bitwise the numbers they would get in a batch: the
+    compiled program is the same, every row holds the lane's point and the lane's own row is read."""
+    problem = load("pk_fixed_dose")
+    objective = fimflow.Objective.from_problem(problem)
+    starts = fimflow.latin_hypercube_starts(problem, 4, seed=8)
+    options = fimflow.FitOptions(method="trust_fim", batch_size=2, threads=1)
+    runners = []
+
+    def runner(isolate):
+        def make(*args, **kwargs):
+            runners.append(BatchRunner(*args, **kwargs, isolate=isolate))
+            return runners[-1]
+        return make
+
+    monkeypatch.setattr(fimflow.fit._multistart, "BatchRunner", runner(None))
+    batched = fimflow.fit_multistart(problem, starts, objective=objective, options=options)
+    monkeypatch.setattr(_batch, "ISOLATE_MIN_S", -np.inf)
+    monkeypatch.setattr(fimflow.fit._multistart, "BatchRunner", runner(0.0))
+    mixed = fimflow.fit_multistart(problem, starts, objective=objective, options=options)
+    assert runners[0].n_alone == 0 and runners[1].n_alone > runners[1].n_batches
+    np.testing.assert_array_equal(mixed.x, batched.x)
+    np.testing.assert_array_equal(mixed.nll, batched.nll)
+    assert mixed.status == batched.status and set(batched.status) == {"converged"}
