@@ -136,7 +136,7 @@ IN_Y = r"problem\.yaml"
 # parameters 2..6 = k1, scale_a, offset_b, sigma_b, sigma_a; conditions 2 = c0, 3 = c1.
 CASES = [
     # --- problem yaml and the files it names
-    ("yaml-format-version-2", replace(Y, "format_version: 1", "format_version: 2"), msg(IN_Y, r"not a PEtab v1 problem \(format_version 2\)")),
+    ("yaml-format-version-2", replace(Y, "format_version: 1", "format_version: 2"), msg(IN_Y, r"format_version 2 \(PEtab v2\) but the v1 layout")),
     ("yaml-no-parameter-file", replace(Y, "parameter_file: parameters.tsv\n", ""), msg(IN_Y, r"missing `parameter_file`")),
     ("yaml-not-yaml", write(Y, "format_version: 1\nproblems: [\n"), msg(IN_Y, r"not valid YAML")),
     ("yaml-two-sbml-files", replace(Y, "  - model.xml\n", "  - model.xml\n  - other.xml\n"), msg(IN_Y, r"`sbml_files` names 2 files")),

@@ -33,12 +33,15 @@ _log = logging.getLogger(__name__)
 
 
 def load_petab(yaml_path, *, problem_id: str | None = None) -> Problem:
-    """Load, lint and check a PEtab v1 problem; returns the `Problem` the library works on.
+    """Load, lint and check a PEtab problem, v1 or v2 (by its `format_version`; v2: see
+    `_v2.load_petab_v2`); returns the `Problem` the library works on.
 
     **Raises:** `ProblemFileError` for a problem that fails `petab` linting, is inconsistent,
     or uses an unsupported feature (the message names the file, row or id, and the fix).
     """
     path = os.path.abspath(str(yaml_path))
+    if is_petab_v2(path):
+        return load_petab_v2(path, problem_id=problem_id)
     files = petab_files(path)
     # fimflow's own checks first (they name file, row and column), petab's linting last
     required = {
@@ -360,3 +363,6 @@ def _pack(lists, width):
         for j, (k, v) in enumerate(items):
             index[i, j], value[i, j] = k, v
     return index, value
+
+
+from ._v2 import is_petab_v2, load_petab_v2  # noqa: E402 (it uses this module's table readers)

@@ -27,8 +27,9 @@ def _text(value) -> str:
 class Observables:
     """Observable table: formulas as sympy, placeholders, transformation and distribution."""
 
-    def __init__(self, df, path, spec, pids):
+    def __init__(self, df, path, spec, pids, parse=sympify_petab):
         self.ids = [str(i) for i in df.index]
+        self.parse_math = parse  # the PEtab math grammar of the problem's version
         self.path = path
         self.pids = pids
         known = set(spec.inputs) | set(spec.states) | set(spec.derived_ids) | set(pids)
@@ -76,7 +77,7 @@ class Observables:
         if not text:
             raise ProblemFileError(self.path, f"observable `{oid}` has an empty {column}.", row=row, column=column)
         try:
-            expr = sp.sympify(sympify_petab(text))
+            expr = sp.sympify(self.parse_math(text))
         except Exception as error:
             raise ProblemFileError(self.path, f"cannot parse {text!r}: {error}", row=row, column=column) from error
         replace = {s: TIME for s in expr.free_symbols if s.name in ("t", "time") and s.name not in spec.entities}
