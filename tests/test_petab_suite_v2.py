@@ -20,16 +20,12 @@ pytestmark = pytest.mark.skipif(not CASES, reason=f"the PEtab v2 test suite is n
 REFUSED = {  # case: what the refusal names (features not supported yet)
     "0016": "variable compartment sizes are not supported",
     "0018": "a start time other than 0 is not supported yet",
-    "0022": "periods after the first",
+    "0022": "a period changes compartment `default_compartment` during the simulation; variable compartment sizes",
     "0023": "events during a steady-state simulation are not supported yet",
     "0024": "prior distributions of PEtab v2 are not supported yet",
     "0025": "has an infinite bound",
-    "0026": "neither a number nor a parameter",
-    "0027": "neither a number nor a parameter",
-    "0028": "periods after the first",
     "0029": "a start time other than 0 is not supported yet",
     "0030": "variable compartment sizes are not supported",
-    "0031": "periods after the first",
 }
 
 

@@ -365,4 +365,5 @@ def _pack(lists, width):
     return index, value
 
 
-from ._v2 import is_petab_v2, load_petab_v2  # noqa: E402 (it uses this module's table readers)
+from ._v2 import load_petab_v2  # noqa: E402
+from ._v2_tables import is_petab_v2  # noqa: E402 (it uses this module's table readers)

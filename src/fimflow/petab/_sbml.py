@@ -85,6 +85,7 @@ class SBMLSpec:
     initially_assigned: tuple[str, ...] = ()
     """Constant parameters and compartments whose value is an initial assignment (in `derived`):
     a PEtab condition may set them instead."""
+    compartments: tuple[str, ...] = ()
 
     @property
     def derived_ids(self) -> tuple[str, ...]:
@@ -237,6 +238,7 @@ class _Reader:
             species=tuple(s for s in species if s in states),
             entities=tuple(sorted(entities)),  # sorted: a stable repr (the compiled-program key)
             initially_assigned=tuple(sorted(v for v in initial_assignments if v in derived and v not in fluxes and v not in assignment)),
+            compartments=tuple(compartments),
         )
 
     def reject_unsupported(self):

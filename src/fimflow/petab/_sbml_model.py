@@ -18,6 +18,7 @@ from ..problem import AbstractODEModel
 from ._sbml import SBMLSpec
 
 INITIAL_SUFFIX = "__initial"
+START_SUFFIX = "__start"  # a held parameter's value at the start (`_periods.py`)
 """Model parameter `<state>__initial`: a condition's override of that state's initial value."""
 
 
@@ -45,6 +46,8 @@ class SBMLModel(AbstractODEModel):
     spec: SBMLSpec = eqx.field(static=True)
     measurement: MeasurementModel = eqx.field(static=True)
     overridable: tuple[str, ...] = eqx.field(static=True)
+    held: tuple[str, ...] = eqx.field(static=True, default=())
+    """Parameters held as states because a period changes them (started from `<id>__start`)."""
 
     def _inputs(self, theta) -> dict:
         env = {name: theta[i] for i, name in enumerate(self.parameter_names)}
@@ -92,6 +95,8 @@ class SBMLModel(AbstractODEModel):
             if s in self.overridable:
                 override = env[s + INITIAL_SUFFIX]
                 values.append(jnp.where(jnp.isnan(override), y[i], override))
+            elif s in self.held:  # a held parameter takes this condition's value, as an input would
+                values.append(jnp.broadcast_to(env[s + START_SUFFIX], ()).astype(y.dtype))
             else:
                 values.append(y[i])
         return jnp.stack(values)
@@ -196,7 +201,7 @@ def _vector_field(model, t, y, theta):
     return jnp.stack([jnp.broadcast_to(evaluate(d, env), ()) for d in model.spec.derivatives])
 
 
-def make_sbml_model(spec: SBMLSpec, measurement: MeasurementModel, observable_ids, extra_inputs, overridable) -> SBMLModel:
+def make_sbml_model(spec: SBMLSpec, measurement: MeasurementModel, observable_ids, extra_inputs, overridable, held=()) -> SBMLModel:
     """An `SBMLModel` instance whose class carries this model's names.
 
     Model parameters: the SBML inputs, then `extra_inputs` (PEtab parameters used only by
@@ -212,4 +217,4 @@ def make_sbml_model(spec: SBMLSpec, measurement: MeasurementModel, observable_id
         "__module__": __package__,
     }
     cls = type("SBMLModel_" + "".join(c if c.isalnum() else "_" for c in spec.id), (SBMLModel,), attributes)
-    return cls(spec=spec, measurement=measurement, overridable=tuple(overridable))
+    return cls(spec=spec, measurement=measurement, overridable=tuple(overridable), held=tuple(held))

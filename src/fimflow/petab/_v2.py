@@ -1,12 +1,13 @@
-"""PEtab v2 import: experiments, long condition tables, merged noise distributions, the mapping
-table, a parameter table without `parameterScale`, as the same `Problem` as v1.
+"""PEtab v2 import: a v2 problem (yaml, SBML model, experiment, condition, observable,
+measurement, parameter and mapping tables) as the same `Problem` as v1.
 
 Each experiment becomes one simulated condition of the `Problem`. Its period at `-inf` is the
-pre-equilibration; its first finite period sets what the simulation starts from. A change of a
-parameter or compartment persists into later periods (so pre-equilibration changes carry into
-the simulation unless changed again); a change of a species sets its value once, at the start of
-the period. Changes at later times (dosing, step inputs) are time-triggered events of the model
-(`_periods.py`).
+pre-equilibration; its first finite period (at t = 0) sets what the simulation starts from. A
+change of a parameter or compartment persists into later periods (pre-equilibration changes carry
+into the simulation unless changed again); a change of a species sets its value once, at the
+start of its period. Changes that are a number or a parameter id are model inputs as in v1;
+changes at later times (doses, step inputs) and changes that are math are time-triggered events
+of the model (`_periods.py`).
 
 The estimation scale, which v2 leaves to the tool: `log10` for an estimated parameter whose
 bounds are both positive and finite, `lin` otherwise (`choose_scale`); the results' parameter
@@ -18,253 +19,20 @@ import os
 
 import numpy as np
 import pandas as pd
-import yaml
+import sympy as sp
 
 from .. import _columns as C
 from .._errors import ProblemFileError
-from ..problem import MeasurementRows, ParameterTable, build_problem, read_tsv, require_columns, check_unique
-from ._observables import OBSERVABLE_FORMULA, Observables, _text
-from ._sbml import SBMLError, read_sbml
-from ._sbml_model import make_sbml_model
+from ..problem import MeasurementRows, build_problem
 from ._import import _measurement_rows, _number_or_id, _pack, _quiet_petab
-
-V2_VERSIONS = ("2", "2.0", "2.0.0")
-NO_EXPERIMENT = "(no experiment)"
-"""The condition id of measurements without an experimentId (simulated from t = 0 without changes)."""
-EXPERIMENT_ID = "experimentId"
-TARGET_ID = "targetId"
-TARGET_VALUE = "targetValue"
-OBSERVABLE_PLACEHOLDERS = "observablePlaceholders"
-NOISE_PLACEHOLDERS = "noisePlaceholders"
-PRIOR_DISTRIBUTION = "priorDistribution"
-PRIOR_PARAMETERS = "priorParameters"
-NOISE_DISTRIBUTIONS = {  # v2 name -> (v1 observableTransformation, v1 noiseDistribution)
-    "normal": ("lin", "normal"),
-    "log-normal": ("log", "normal"),
-    "laplace": ("lin", "laplace"),
-    "log-laplace": ("log", "laplace"),
-}
-REQUIRED = {
-    "experiments": (EXPERIMENT_ID, C.TIME, C.CONDITION_ID),
-    "conditions": (C.CONDITION_ID, TARGET_ID, TARGET_VALUE),
-    "observables": (C.OBSERVABLE_ID, OBSERVABLE_FORMULA, C.NOISE_FORMULA),
-    "measurements": (C.OBSERVABLE_ID, EXPERIMENT_ID, C.TIME, C.MEASUREMENT),
-    "parameters": (C.PARAMETER_ID, C.ESTIMATE),
-    "mapping": ("petabEntityId", "modelEntityId"),
-}
-_FILE_KEYS = {
-    "conditions": "condition_files",
-    "experiments": "experiment_files",
-    "measurements": "measurement_files",
-    "observables": "observable_files",
-    "parameters": "parameter_files",
-    "mapping": "mapping_files",
-}
-
-
-def is_petab_v2(path) -> bool:
-    """Whether the yaml at `path` declares a PEtab v2 `format_version`."""
-    try:
-        with open(path) as handle:
-            spec = yaml.safe_load(handle)
-    except (OSError, yaml.YAMLError):
-        return False
-    return isinstance(spec, dict) and str(spec.get("format_version")) in V2_VERSIONS
-
-
-def v2_files(path) -> dict:
-    """The files a PEtab v2 yaml names, as absolute paths (None for an absent optional table)."""
-    with open(path) as handle:
-        spec = yaml.safe_load(handle)
-    base = os.path.dirname(path)
-    models = spec.get("model_files")
-    if "problems" in spec and models is None:
-        raise ProblemFileError(path, f"format_version {spec.get('format_version')} (PEtab v2) but the v1 layout (`problems`); "
-                               "set `format_version: 1`, or convert the problem to v2 (see the README).")
-    if not isinstance(models, dict) or len(models) != 1:
-        raise ProblemFileError(path, "`model_files` must name exactly one model (id: {language: sbml, location: FILE}).")
-    (model_id, model), = models.items()
-    if not isinstance(model, dict) or str(model.get("language", "")).lower() != "sbml" or not model.get("location"):
-        raise ProblemFileError(path, f"model `{model_id}`: fimflow reads SBML models; give `language: sbml` and `location`.")
-    files = {"sbml": os.path.join(base, str(model["location"]))}
-    for kind, key in _FILE_KEYS.items():
-        names = spec.get(key) or []
-        names = names if isinstance(names, list) else [names]
-        if len(names) > 1:
-            raise ProblemFileError(path, f"`{key}` names {len(names)} files; fimflow reads one of each kind: merge them.")
-        if not names and kind in ("measurements", "observables", "parameters"):
-            raise ProblemFileError(path, f"missing `{key}`.")
-        files[kind] = os.path.join(base, str(names[0])) if names else None
-    return files
-
-
-def choose_scale(lower: float, upper: float, estimate: bool) -> str:
-    """The estimation scale fimflow gives a v2 parameter: log10 where both bounds are positive and
-    finite (rate constants, concentrations: multistart samples and steps then span decades), lin
-    otherwise (offsets, parameters whose range includes 0)."""
-    if estimate and 0 < lower < upper < math.inf:
-        return "log10"
-    return "lin"
-
-
-def _tables(files) -> dict:
-    tables = {}
-    for kind, columns in REQUIRED.items():
-        if files.get(kind) is None:
-            tables[kind] = pd.DataFrame(columns=list(columns), dtype=str)
-            continue
-        table = read_tsv(files[kind])
-        require_columns(table, columns, files[kind])
-        tables[kind] = table
-    for kind, column in (("observables", C.OBSERVABLE_ID), ("parameters", C.PARAMETER_ID), ("mapping", "petabEntityId")):
-        if files.get(kind):
-            check_unique(tables[kind], column, files[kind], kind.rstrip("s"))
-    return tables
-
-
-def _parameters(table, path) -> ParameterTable:
-    ids, scales, lower, upper, nominal, estimate = [], [], [], [], [], []
-    for i, rec in enumerate(table.to_dict("records")):
-        row = i + 2
-        pid = _text(rec[C.PARAMETER_ID])
-        flag = _text(rec[C.ESTIMATE]).lower()
-        if flag not in ("true", "false", "1", "0"):
-            raise ProblemFileError(path, f"`estimate` must be true or false, got {rec[C.ESTIMATE]!r}.", row=row, column=C.ESTIMATE)
-        est = flag in ("true", "1")
-        values = {}
-        for column in (C.LOWER_BOUND, C.UPPER_BOUND, C.NOMINAL_VALUE):
-            text = _text(rec.get(column))
-            if not text:
-                if est and column != C.NOMINAL_VALUE or not est and column == C.NOMINAL_VALUE:
-                    raise ProblemFileError(path, f"`{column}` is required for {'an estimated' if est else 'a fixed'} parameter.", row=row, column=column)
-                values[column] = math.nan
-                continue
-            try:
-                values[column] = float(text)
-            except ValueError:
-                raise ProblemFileError(path, f"expected a number, got {text!r}.", row=row, column=column) from None
-        lo, hi = values[C.LOWER_BOUND], values[C.UPPER_BOUND]
-        if est and not lo < hi:
-            raise ProblemFileError(path, f"lowerBound {lo} must be below upperBound {hi}.", row=row, column=C.LOWER_BOUND)
-        if est and not (math.isfinite(lo) and math.isfinite(hi)):
-            raise ProblemFileError(path, f"estimated parameter `{pid}` has an infinite bound ({lo}, {hi}); fimflow samples start "
-                                   "points within the bounds: give finite bounds.", row=row, column=C.LOWER_BOUND if not math.isfinite(lo) else C.UPPER_BOUND)
-        ids.append(pid)
-        estimate.append(est)
-        lower.append(lo)
-        upper.append(hi)
-        nominal.append(values[C.NOMINAL_VALUE])
-        scales.append(choose_scale(lo, hi, est))
-    if PRIOR_DISTRIBUTION in table.columns and any(_text(v) for v in table[PRIOR_DISTRIBUTION]):
-        row = next(i + 2 for i, v in enumerate(table[PRIOR_DISTRIBUTION]) if _text(v))
-        raise ProblemFileError(path, "prior distributions of PEtab v2 are not supported yet; remove `priorDistribution` "
-                               "to fit by maximum likelihood.", row=row, column=PRIOR_DISTRIBUTION)
-    return ParameterTable(
-        ids=tuple(ids), scales=tuple(scales), lower=np.array(lower), upper=np.array(upper),
-        nominal=np.array(nominal), estimate=np.array(estimate, dtype=bool),
-    )
-
-
-def _observable_frame(table, path) -> tuple[pd.DataFrame, dict]:
-    """The observable table in v1 form: named placeholders renamed to `observableParameterK_id` /
-    `noiseParameterK_id`, the merged noise distribution split into transformation and distribution."""
-    import re
-
-    rows, renames = [], {}
-    for i, rec in enumerate(table.to_dict("records")):
-        row = i + 2
-        oid = _text(rec[C.OBSERVABLE_ID])
-        out = {C.OBSERVABLE_ID: oid}
-        for column, placeholder_column, kind in (
-            (OBSERVABLE_FORMULA, OBSERVABLE_PLACEHOLDERS, "observableParameter"),
-            (C.NOISE_FORMULA, NOISE_PLACEHOLDERS, "noiseParameter"),
-        ):
-            names = [n.strip() for n in _text(rec.get(placeholder_column)).split(";") if n.strip()]
-            if len(set(names)) != len(names):
-                raise ProblemFileError(path, f"placeholders of `{oid}` repeat a name: {names}.", row=row, column=placeholder_column)
-            formula = _text(rec.get(column))
-            for k, name in enumerate(names, start=1):
-                new = f"{kind}{k}_{oid}"
-                renames[(oid, new)] = name
-                formula = re.sub(rf"(?<![\w.]){re.escape(name)}(?![\w])", new, formula)
-            out[column] = formula
-            out[f"_{placeholder_column}"] = names
-        distribution = _text(rec.get(C.NOISE_DISTRIBUTION)) or "normal"
-        if distribution not in NOISE_DISTRIBUTIONS:
-            raise ProblemFileError(path, f"noise distribution {distribution!r} is not one of {list(NOISE_DISTRIBUTIONS)}.",
-                                   row=row, column=C.NOISE_DISTRIBUTION)
-        out[C.OBSERVABLE_TRANSFORMATION], out[C.NOISE_DISTRIBUTION] = NOISE_DISTRIBUTIONS[distribution]
-        rows.append(out)
-    frame = pd.DataFrame(rows, columns=[C.OBSERVABLE_ID, OBSERVABLE_FORMULA, C.NOISE_FORMULA, C.OBSERVABLE_TRANSFORMATION,
-                                        C.NOISE_DISTRIBUTION]).set_index(C.OBSERVABLE_ID)
-    return frame, renames
-
-
-def _mapping(table) -> dict:
-    """PEtab id -> model entity id (rows with an empty modelEntityId only annotate)."""
-    out = {}
-    for rec in table.to_dict("records"):
-        model_id = _text(rec.get("modelEntityId"))
-        if model_id:
-            out[_text(rec["petabEntityId"])] = model_id
-    return out
-
-
-def _conditions(table, path, mapping, spec, inputs) -> dict:
-    """conditionId -> list of (model target, value cell, row); each target settable."""
-    out: dict = {}
-    for i, rec in enumerate(table.to_dict("records")):
-        row = i + 2
-        cid = _text(rec[C.CONDITION_ID])
-        if not cid:
-            raise ProblemFileError(path, "empty conditionId.", row=row, column=C.CONDITION_ID)
-        target = _text(rec[TARGET_ID])
-        target = mapping.get(target, target)
-        if not (target in inputs or target in spec.states or target in spec.initially_assigned):
-            why = ("is computed by an assignment rule" if target in spec.entities
-                   else "is not an entity of the model (nor mapped to one in the mapping table)")
-            raise ProblemFileError(path, f"target `{_text(rec[TARGET_ID])}` {why}; a condition can change parameters, "
-                                   "compartments and species.", row=row, column=TARGET_ID)
-        changes = out.setdefault(cid, [])
-        if any(t == target for t, _, _ in changes):
-            raise ProblemFileError(path, f"condition `{cid}` changes `{target}` twice.", row=row, column=TARGET_ID)
-        changes.append((target, rec[TARGET_VALUE], row))
-    return out
-
-
-def _experiments(table, path, conditions) -> dict:
-    """experimentId -> (pre-equilibration condition ids, [(time, condition ids), ...] by time)."""
-    out: dict = {}
-    for i, rec in enumerate(table.to_dict("records")):
-        row = i + 2
-        eid = _text(rec[EXPERIMENT_ID])
-        if not eid:
-            raise ProblemFileError(path, "empty experimentId.", row=row, column=EXPERIMENT_ID)
-        text = _text(rec[C.TIME])
-        try:
-            time = float(text)
-        except ValueError:
-            raise ProblemFileError(path, f"period start time must be a number or -inf, got {text!r}.", row=row, column=C.TIME) from None
-        if math.isnan(time) or time == math.inf:
-            raise ProblemFileError(path, f"period start time must be finite or -inf, got {text!r}.", row=row, column=C.TIME)
-        cids = [c.strip() for c in _text(rec[C.CONDITION_ID]).split(";") if c.strip()]
-        for cid in cids:
-            if cid not in conditions:
-                raise ProblemFileError(path, f"unknown condition {cid!r}; define it in the condition table.", row=row, column=C.CONDITION_ID)
-        pre, periods = out.setdefault(eid, ([], []))
-        if time == -math.inf:
-            if periods:
-                raise ProblemFileError(path, f"experiment `{eid}`: the pre-equilibration period (-inf) must come first.", row=row, column=C.TIME)
-            pre.extend(cids)
-            pre.append(None)  # marks that the experiment has a pre-equilibration, even without changes
-        elif periods and time < periods[-1][0]:
-            raise ProblemFileError(path, f"experiment `{eid}`: period at {time:g} comes after the period at {periods[-1][0]:g}; "
-                                   "list an experiment's periods in time order.", row=row, column=C.TIME)
-        elif periods and time == periods[-1][0]:
-            periods[-1][1].extend(cids)  # conditions applied at the same time act together
-        else:
-            periods.append((time, list(cids)))
-    return {e: ([c for c in pre if c], bool(pre), periods) for e, (pre, periods) in out.items()}
+from ._jax_math import UnsupportedExpression, check_expression
+from ._observables import Observables, _text
+from ._periods import Slot, held_parameters, slot_inputs, with_periods
+from ._sbml import SBMLError, read_sbml
+from ._sbml_math import TIME, symbol
+from ._sbml_model import START_SUFFIX, make_sbml_model
+from ._v2_tables import (EXPERIMENT_ID, NO_EXPERIMENT, TARGET_VALUE, _conditions, _experiments, _mapping,
+                         _observable_frame, _parameters, _tables, v2_files)
 
 
 def load_petab_v2(yaml_path, *, problem_id: str | None = None):
@@ -273,8 +41,7 @@ def load_petab_v2(yaml_path, *, problem_id: str | None = None):
     **Raises:** `ProblemFileError` naming file, row and column for any inconsistency or a v2
     feature fimflow does not support (it is named; nothing is simulated wrongly in silence).
     """
-    from ..problem import Problem  # noqa: F401 (the return type)
-    from petab.v2.math import sympify_petab as sympify_v2
+    from petab.v2.math import sympify_petab as parse
 
     path = os.path.abspath(str(yaml_path))
     files = v2_files(path)
@@ -289,42 +56,45 @@ def load_petab_v2(yaml_path, *, problem_id: str | None = None):
         raise ProblemFileError(files["sbml"], f"SBML model: {error}") from error
     mapping = _mapping(tables["mapping"])
     frame, _ = _observable_frame(tables["observables"], files["observables"])
-    observables = Observables(frame, files["observables"], spec, pids, parse=sympify_v2)
+    observables = Observables(frame, files["observables"], spec, pids, parse=parse)
     extra = [p for p in pids if p not in spec.entities and p in observables.symbols]
-    inputs = list(spec.inputs) + extra
-    conditions = _conditions(tables["conditions"], files["conditions"], mapping, spec, inputs)
+    cpath = files["conditions"]
+    conditions = _conditions(tables["conditions"], cpath, mapping, spec, list(spec.inputs) + extra)
     experiments = _experiments(tables["experiments"], files["experiments"], conditions)
-    overridable = sorted({t for changes in conditions.values() for t, _, _ in changes if t not in inputs},
-                         key=lambda t: (spec.states + spec.initially_assigned).index(t))
-    measurement_model = observables.measurement_model()
-    model = make_sbml_model(spec, measurement_model, observables.ids, extra, overridable)
-    defaults = _v2_defaults(spec, extra, pids, files)
 
     table = tables["measurements"].reset_index(drop=True)
     mpath = files["measurements"]
     for i, eid in enumerate(table[EXPERIMENT_ID]):
         if _text(eid) and _text(eid) not in experiments:
             raise ProblemFileError(mpath, f"unknown experiment {_text(eid)!r}; define it in the experiment table.", row=i + 2, column=EXPERIMENT_ID)
-    v1_table = table.rename(columns={EXPERIMENT_ID: C.SIMULATION_CONDITION_ID})
     known = pd.DataFrame(index=pd.Index(list(experiments) + [""]))
-    rows = _measurement_rows(v1_table, mpath, observables, known)
+    rows = _measurement_rows(table.rename(columns={EXPERIMENT_ID: C.SIMULATION_CONDITION_ID}), mpath, observables, known)
     entries = list(dict.fromkeys(r["sim"] for r in rows))
+
+    changes = _Changes(conditions, cpath, pids, spec, mapping, parse)
+    slots = _slots(entries, experiments, changes, files["experiments"])
+    extra += [p for p in changes.parameters_used if p not in extra and p not in spec.entities]
+    held = held_parameters(slots, spec, cpath)
+    spec = with_periods(spec, slots, held)
+    inputs = list(spec.inputs) + extra
+    overridable = _overridable(entries, experiments, changes, spec, held)
+    measurement_model = observables.measurement_model()
+    model = make_sbml_model(spec, measurement_model, observables.ids, extra, overridable, held)
     if model.state_events:
         _refuse_steady_states_with_events(rows, experiments, mpath, files["sbml"])
-    names = model.parameter_names
-    plans = [_experiment_vectors(e, experiments, conditions, files, names, inputs, overridable, defaults, pids, rows, mpath)
-             for e in entries]
-    index = np.array([p[0] for p in plans])
-    value = np.array([p[1] for p in plans])
-    pre = np.array([p[2] for p in plans])
-    pre_index = np.array([p[3] for p in plans])
-    pre_value = np.array([p[4] for p in plans])
+    defaults = _defaults(spec, extra, pids, held, files)
+    columns = {name: j for j, name in enumerate(model.parameter_names)}
+    columns.update({p: columns[p + START_SUFFIX] for p in held})
+    columns.update({s: columns[s + "__initial"] for s in overridable})
+    base = [defaults[name] for name in inputs] + [(-1, math.nan)] * len(overridable)
+    vectors = [_experiment_vectors(e, experiments, changes, slots, columns, held, base) for e in entries]
+    index, value, pre, pre_index, pre_value = (np.array([v[i] for v in vectors]) for i in range(5))
 
     obs = np.array([observables.ids.index(r["observable"]) for r in rows])
     op_index, op_value = _pack([r["observable_parameters"] for r in rows], measurement_model.n_observable_parameters)
     np_index, np_value = _pack([r["noise_parameters"] for r in rows], measurement_model.n_noise_parameters)
     internal = table.copy()
-    internal.insert(1, C.SIMULATION_CONDITION_ID, [r["sim"] or NO_EXPERIMENT for r in rows])  # the v1 vocabulary of every later stage
+    internal.insert(1, C.SIMULATION_CONDITION_ID, [r["sim"] or NO_EXPERIMENT for r in rows])  # the vocabulary of every later stage
     measurements = MeasurementRows(
         table=internal,
         condition_index=np.array([entries.index(r["sim"]) for r in rows]),
@@ -354,14 +124,115 @@ def load_petab_v2(yaml_path, *, problem_id: str | None = None):
     )
 
 
-def _v2_defaults(spec, extra, pids, files) -> dict:
+class _Changes:
+    """The changes of each condition: (target, value cell, row), each value a constant or parameter
+    id (`simple`) or math (`expression`, parsed once, checked against the model's ids)."""
+
+    def __init__(self, conditions, path, pids, spec, mapping, parse):
+        self.conditions, self.path, self.pids, self.spec, self.mapping, self.parse = conditions, path, pids, spec, mapping, parse
+        self.parameters_used: list[str] = []
+
+    def of(self, cids) -> list:
+        out, seen = [], {}
+        for cid in cids:
+            for target, cell, row in self.conditions[cid]:
+                if target in seen:
+                    raise ProblemFileError(self.path, f"conditions {seen[target]!r} and {cid!r} both change `{target}` in the same "
+                                           "period; a target can change once per period.", row=row, column="targetId")
+                seen[target] = cid
+                out.append((target, cell, row))
+        return out
+
+    def simple(self, cell) -> bool:
+        try:
+            _number_or_id(cell, self.pids, self.path, 0, TARGET_VALUE)
+        except ProblemFileError:
+            return False
+        return True
+
+    def expression(self, cell, row) -> sp.Expr:
+        text = _text(cell)
+        if not text:
+            raise ProblemFileError(self.path, "empty targetValue; give a number, a parameter id or math.", row=row, column=TARGET_VALUE)
+        try:
+            expr = sp.sympify(self.parse(text))
+        except Exception as error:  # the grammar's parser raises several types
+            raise ProblemFileError(self.path, f"cannot parse {text!r}: {error}", row=row, column=TARGET_VALUE) from error
+        spec = self.spec
+        known = set(spec.states) | set(spec.inputs) | set(spec.derived_ids) | set(self.pids)
+        replace, unknown = {}, []
+        for s in expr.free_symbols:
+            name = self.mapping.get(s.name, s.name)
+            if name == TIME.name:
+                replace[s] = TIME
+            elif name in known:
+                replace[s] = symbol(name)
+                if name in self.pids and name not in self.parameters_used:
+                    self.parameters_used.append(name)
+            else:
+                unknown.append(s.name)
+        if unknown:
+            raise ProblemFileError(self.path, f"{text!r} uses {sorted(unknown)}, which are neither model entities nor parameters of "
+                                   "the parameter table.", row=row, column=TARGET_VALUE)
+        expr = expr.xreplace(replace)
+        try:
+            check_expression(expr)
+        except UnsupportedExpression as error:
+            raise ProblemFileError(self.path, f"unsupported math in {text!r}: {error}", row=row, column=TARGET_VALUE) from error
+        return expr
+
+
+def _slots(entries, experiments, changes, epath) -> list:
+    """The period slots: slot 0 holds first-period changes that are math, slot k >= 1 period k."""
+    slots: dict = {}
+    for e in entries:
+        if not e:
+            continue
+        _, _, periods = experiments[e]
+        if periods and periods[0][0] != 0:
+            raise ProblemFileError(epath, f"experiment `{e}` starts at t = {periods[0][0]:g}; fimflow simulates from t = 0 "
+                                   "(a start time other than 0 is not supported yet).", column="time")
+        for k, (time, cids) in enumerate(periods):
+            todo = [c for c in changes.of(cids) if k > 0 or not changes.simple(c[1])]
+            if not todo:
+                continue
+            slot = slots.setdefault(k, Slot(k))
+            code = len(slot.codes) + 1
+            slot.codes[e] = (code, time)
+            for target, cell, row in todo:
+                slot.changes.setdefault(target, []).append((code, changes.expression(cell, row)))
+    return [slots[k] for k in sorted(slots)]
+
+
+def _overridable(entries, experiments, changes, spec, held) -> list:
+    """States whose start value a pre-equilibration or first-period change sets to a constant or
+    parameter (the v1 `<state>__initial` inputs), in model order."""
+    found = set()
+    for e in entries:
+        if not e:
+            continue
+        pre, _, periods = experiments[e]
+        first = periods[0][1] if periods else []
+        for target, cell, row in changes.of(pre) + changes.of(first):
+            if target in spec.states and target not in held or target in spec.initially_assigned:
+                if changes.simple(cell):
+                    found.add(target)
+                elif target in pre:
+                    raise ProblemFileError(changes.path, "math in a pre-equilibration change is not supported yet.", row=row, column=TARGET_VALUE)
+    order = list(spec.states) + list(spec.initially_assigned)
+    return sorted(found, key=order.index)
+
+
+def _defaults(spec, extra, pids, held, files) -> dict:
     """Value of each model input without a change: (index, value)."""
     out = {}
+    originals = {p + START_SUFFIX: p for p in held}
     for name, value in zip(spec.inputs, spec.input_values):
-        if name in pids:
-            out[name] = (pids.index(name), math.nan)
+        source = originals.get(name, name)
+        if source in pids:
+            out[name] = (pids.index(source), math.nan)
         elif math.isnan(value):
-            raise ProblemFileError(files["sbml"], f"parameter `{name}` has no value; set it in the model or add it to the parameter table.")
+            raise ProblemFileError(files["sbml"], f"parameter `{source}` has no value; set it in the model or add it to the parameter table.")
         else:
             out[name] = (-1, value)
     for name in extra:
@@ -369,41 +240,35 @@ def _v2_defaults(spec, extra, pids, files) -> dict:
     return out
 
 
-def _experiment_vectors(eid, experiments, conditions, files, names, inputs, overridable, defaults, pids, rows, mpath):
+def _experiment_vectors(eid, experiments, changes, slots, columns, held, base):
     """(index, value, has pre-equilibration, pre index, pre value) of one experiment's model parameters."""
-    cpath = files["conditions"]
-    n = len(names)
-
-    def apply(index, value, cids, states):
-        for cid in cids:
-            for target, cell, row in conditions[cid]:
-                if target in inputs:
-                    j = inputs.index(target)
-                elif states:
-                    j = len(inputs) + overridable.index(target)
-                else:
-                    continue
-                index[j], value[j] = _number_or_id(cell, pids, cpath, row, TARGET_VALUE)
-
-    base_index = np.array([defaults[name][0] for name in inputs] + [-1] * len(overridable))
-    base_value = np.array([defaults[name][1] for name in inputs] + [math.nan] * len(overridable))
-    assert len(base_index) == n
+    base_index = np.array([b[0] for b in base])
+    base_value = np.array([b[1] for b in base], dtype=np.float64)
     if not eid:
         return base_index, base_value, False, base_index, base_value
+
+    def apply(index, value, items, states):
+        for target, cell, row in items:
+            is_state = target in changes.spec.states and target not in held or target in changes.spec.initially_assigned
+            if (is_state and not states) or not changes.simple(cell):
+                continue
+            j = columns[target]
+            index[j], value[j] = _number_or_id(cell, changes.pids, changes.path, row, TARGET_VALUE)
+
     pre_cids, has_pre, periods = experiments[eid]
     pre_index, pre_value = base_index.copy(), base_value.copy()
-    apply(pre_index, pre_value, pre_cids, states=True)
+    apply(pre_index, pre_value, changes.of(pre_cids), states=True)
     index, value = base_index.copy(), base_value.copy()
-    apply(index, value, pre_cids, states=False)  # parameter changes persist past the pre-equilibration
+    apply(index, value, changes.of(pre_cids), states=False)  # parameter changes persist past the pre-equilibration
     if periods:
-        start, first = periods[0]
-        if start != 0:
-            raise ProblemFileError(files["experiments"], f"experiment `{eid}` starts at t = {start:g}; fimflow simulates from t = 0 "
-                                   "(a start time other than 0 is not supported yet).", column=C.TIME)
-        if len(periods) > 1:
-            raise ProblemFileError(files["experiments"], f"experiment `{eid}` has {len(periods)} periods; periods after the first "
-                                   "(changes during the simulation) are not supported yet.", column=C.TIME)
-        apply(index, value, first, states=True)
+        apply(index, value, changes.of(periods[0][1]), states=True)
+    for slot in slots:
+        if eid in slot.codes:
+            code, time = slot.codes[eid]
+            time_name, code_name = slot_inputs(slot.k)
+            for name, v in ((time_name, time), (code_name, code)):
+                index[columns[name]], value[columns[name]] = -1, v
+                pre_index[columns[name]], pre_value[columns[name]] = -1, v
     return index, value, has_pre, pre_index, pre_value
 
 
@@ -433,6 +298,6 @@ def _lint_v2(path) -> None:
             issues = problem.validate()
     except Exception as error:  # petab raises many types; the message is the useful part
         raise ProblemFileError(path, f"petab cannot read the v2 problem: {type(error).__name__}: {error}") from error
-    errors = [i for i in issues if getattr(i, "level", 0) >= 40] if issues else []
+    errors = [i for i in issues if getattr(i, "level", 0) >= 30] if issues else []
     if errors:
         raise ProblemFileError(path, "the problem fails PEtab v2 validation: " + "; ".join(str(e.message) for e in errors))
