@@ -12,6 +12,7 @@ import yaml
 import fimflow
 from conftest import SHARED
 from fimflow.petab._v2 import NO_EXPERIMENT
+from fimflow.problem import prior_nll
 
 SUITE = os.path.join(SHARED, "petab_test_suite", "v2.0.0_sbml")
 CASES = sorted(c for c in os.listdir(SUITE) if c.isdigit()) if os.path.isdir(SUITE) else []
@@ -22,8 +23,6 @@ REFUSED = {  # case: what the refusal names (features not supported yet)
     "0018": "a start time other than 0 is not supported yet",
     "0022": "a period changes compartment `default_compartment` during the simulation; variable compartment sizes",
     "0023": "events during a steady-state simulation are not supported yet",
-    "0024": "prior distributions of PEtab v2 are not supported yet",
-    "0025": "has an infinite bound",
     "0029": "a start time other than 0 is not supported yet",
     "0030": "variable compartment sizes are not supported",
 }
@@ -50,3 +49,16 @@ def test_case(case):
 
     assert fimflow.log_likelihood(problem) == pytest.approx(solution["llh"], abs=solution["tol_llh"])
     assert fimflow.chi2(problem) == pytest.approx(solution["chi2"], abs=solution["tol_chi2"])
+    if "log_prior" in solution:
+        table = problem.parameters
+        theta = table.nominal_theta()
+        x = table.to_linear(theta)
+        est = table.estimated_index
+        for k, pid in enumerate(problem.parameter_ids):
+            one = slice(k, k + 1)
+            log_prior = -float(prior_nll(theta[one], x[one], table.prior_codes[est][one], table.prior_parameters[est][one],
+                                         table.prior_log_mass[est][one]))
+            assert log_prior == pytest.approx(solution["log_prior"][pid], rel=0, abs=max(solution["tol_log_prior"], 4e-15)), pid
+        objective = fimflow.Objective.from_problem(problem)
+        posterior = -float(objective.objective(theta))
+        assert posterior == pytest.approx(solution["unnorm_log_posterior"], abs=solution["tol_unnorm_log_posterior"])

@@ -48,3 +48,42 @@ def test_fit_of_converted_boehm_reaches_the_v1_optimum(tmp_path):
     one, two = fimflow.fit_multistart(v1, starts, options=options), fimflow.fit_multistart(v2, starts, options=options)
     assert np.nanmin(two.nll) == pytest.approx(np.nanmin(one.nll), abs=1e-6)
     assert np.nanmin(one.nll) < 138.23  # the published optimum (NLL 138.222): the fit is not a trivial match
+
+
+def test_infinite_bounds_load_and_refuse_start_sampling_by_name():
+    yaml_path = os.path.join(SHARED, "petab_test_suite", "v2.0.0_sbml", "0025", "_0025.yaml")
+    if not os.path.isfile(yaml_path):
+        pytest.skip("the PEtab v2 suite is not there")
+    problem = fimflow.load_petab(yaml_path)  # PEtab v2 accepts estimated parameters without bounds
+    assert np.isinf(problem.parameters.bounds()[0][problem.parameter_ids.index("p_normal")])
+    with pytest.raises(ValueError, match=r"'p_normal'.*infinite bound"):
+        fimflow.latin_hypercube_starts(problem, 3, seed=0)
+
+
+@pytest.mark.parametrize("kind, a, b, dist", [
+    ("normal", 4.0, 2.0, lambda st: st.norm(4, 2)),
+    ("laplace", 3.0, 5.0, lambda st: st.laplace(3, 5)),
+    ("log-normal", 0.5, 0.8, lambda st: st.lognorm(0.8, scale=np.exp(0.5))),
+    ("log-laplace", 0.5, 0.8, lambda st: st.loglaplace(1 / 0.8, scale=np.exp(0.5))),
+    ("cauchy", 3.0, 5.0, lambda st: st.cauchy(3, 5)),
+    ("chisquare", 4.0, 0.0, lambda st: st.chi2(4)),
+    ("exponential", 3.0, 0.0, lambda st: st.expon(scale=3)),
+    ("gamma", 3.0, 5.0, lambda st: st.gamma(3, scale=5)),
+    ("rayleigh", 3.0, 0.0, lambda st: st.rayleigh(scale=3)),
+    ("log-uniform", 0.5, 8.0, lambda st: st.loguniform(0.5, 8)),
+    ("uniform", 1.0, 7.0, lambda st: st.uniform(1, 6)),
+])
+def test_v2_prior_densities_truncated_at_the_bounds_match_scipy(kind, a, b, dist):
+    import scipy.stats as st
+
+    from fimflow.problem import prior_nll
+    from fimflow.problem._priors import V2_PRIOR_CODES, truncation_log_mass
+
+    code = V2_PRIOR_CODES[kind][0]
+    lower, upper = 0.7, 6.5
+    reference = dist(st)
+    mass = reference.cdf(upper) - reference.cdf(lower)
+    for x in (1.0, 2.5, 6.0):
+        nll = float(prior_nll(np.array([x]), np.array([x]), np.array([code]), np.array([[a, b]]),
+                              np.array([truncation_log_mass(code, a, b, lower, upper)])))
+        assert nll == pytest.approx(-(reference.logpdf(x) - np.log(mass)), rel=1e-12, abs=1e-13)

@@ -204,6 +204,10 @@ def latin_hypercube_starts(problem: Problem, n_starts: int, *, seed: int) -> np.
     if n_starts < 1:
         raise ValueError(f"`n_starts` must be >= 1, got {n_starts}.")
     lb, ub = problem.parameters.bounds()
+    unbounded = [p for p, a, b in zip(problem.parameter_ids, lb, ub) if not (np.isfinite(a) and np.isfinite(b))]
+    if unbounded:
+        raise ValueError(f"cannot sample start points: {unbounded} have an infinite bound (PEtab v2 allows it). Give them "
+                         "finite lowerBound and upperBound in the parameter table.")
     import scipy.stats.qmc
 
     sampler = scipy.stats.qmc.LatinHypercube(d=problem.n_params, rng=np.random.default_rng(seed))

@@ -85,7 +85,7 @@ class SBMLModel(AbstractODEModel):
                 env[name] = value
             else:
                 env[name] = self._derived(name, derived[name], env)
-        return jnp.stack([jnp.broadcast_to(env[s], ()).astype(jnp.float64) for s in self.spec.states])
+        return jnp.stack([jnp.broadcast_to(env[s], ()).astype(jnp.float64) for s in self.spec.states] or [jnp.zeros(())])[: len(self.spec.states)]
 
     def reinitialise(self, y, theta):
         """States after pre-equilibration: those the condition sets (non-NaN) take its value."""

@@ -13,6 +13,7 @@ import yaml
 from .. import _columns as C
 from .._errors import ProblemFileError
 from ..problem import ParameterTable, check_unique, read_tsv, require_columns
+from ..problem._priors import V2_PRIOR_CODES, truncation_log_mass
 from ._observables import OBSERVABLE_FORMULA, _text
 
 V2_VERSIONS = ("2", "2.0", "2.0.0")
@@ -133,23 +134,54 @@ def _parameters(table, path) -> ParameterTable:
         lo, hi = values[C.LOWER_BOUND], values[C.UPPER_BOUND]
         if est and not lo < hi:
             raise ProblemFileError(path, f"lowerBound {lo} must be below upperBound {hi}.", row=row, column=C.LOWER_BOUND)
-        if est and not (math.isfinite(lo) and math.isfinite(hi)):
-            raise ProblemFileError(path, f"estimated parameter `{pid}` has an infinite bound ({lo}, {hi}); fimflow samples start "
-                                   "points within the bounds: give finite bounds.", row=row, column=C.LOWER_BOUND if not math.isfinite(lo) else C.UPPER_BOUND)
         ids.append(pid)
         estimate.append(est)
         lower.append(lo)
         upper.append(hi)
         nominal.append(values[C.NOMINAL_VALUE])
         scales.append(choose_scale(lo, hi, est))
-    if PRIOR_DISTRIBUTION in table.columns and any(_text(v) for v in table[PRIOR_DISTRIBUTION]):
-        row = next(i + 2 for i, v in enumerate(table[PRIOR_DISTRIBUTION]) if _text(v))
-        raise ProblemFileError(path, "prior distributions of PEtab v2 are not supported yet; remove `priorDistribution` "
-                               "to fit by maximum likelihood.", row=row, column=PRIOR_DISTRIBUTION)
+    codes, values, log_mass = _priors(table, path, lower, upper, estimate)
     return ParameterTable(
         ids=tuple(ids), scales=tuple(scales), lower=np.array(lower), upper=np.array(upper),
         nominal=np.array(nominal), estimate=np.array(estimate, dtype=bool),
+        prior_codes=codes, prior_parameters=values, prior_log_mass=log_mass,
     )
+
+
+def _priors(table, path, lower, upper, estimate):
+    """Prior codes, parameters and truncation log-masses of a v2 parameter table (None without
+    priors). A v2 prior is of the linear value, truncated at the parameter's bounds; once any
+    parameter has one, the others are uniform within their bounds (the posterior of PEtab v2)."""
+    if PRIOR_DISTRIBUTION not in table.columns or not any(_text(v) for v in table[PRIOR_DISTRIBUTION]):
+        return None, None, None
+    n = len(lower)
+    codes, values, log_mass = np.zeros(n, dtype=int), np.zeros((n, 2)), np.zeros(n)
+    for i, rec in enumerate(table.to_dict("records")):
+        row, kind = i + 2, _text(rec.get(PRIOR_DISTRIBUTION))
+        if not estimate[i]:
+            continue
+        if not kind:
+            if math.isfinite(lower[i]) and math.isfinite(upper[i]):
+                codes[i], values[i] = 1, (lower[i], upper[i])
+            continue
+        if kind not in V2_PRIOR_CODES:
+            raise ProblemFileError(path, f"unknown prior distribution {kind!r}; one of {sorted(V2_PRIOR_CODES)}.", row=row, column=PRIOR_DISTRIBUTION)
+        code, count = V2_PRIOR_CODES[kind]
+        text = _text(rec.get(PRIOR_PARAMETERS))
+        try:
+            numbers = [float(v) for v in text.split(";")] if text else []
+        except ValueError:
+            numbers = None
+        if numbers is None or len(numbers) != count:
+            raise ProblemFileError(path, f"a {kind} prior takes {count} number(s) separated by ';', got {text!r}.", row=row, column=PRIOR_PARAMETERS)
+        a, b = (numbers + [0.0])[:2]
+        positive = [b] if count == 2 and code not in (1, 13) else [a] if count == 1 else [a, b] if code == 13 else []
+        if any(not v > 0 for v in positive) or (code in (1, 13) and not a < b):
+            raise ProblemFileError(path, f"invalid {kind} prior parameters {text!r} (scales must be > 0, a uniform's lower "
+                                   "end below its upper end, a log-uniform's ends > 0).", row=row, column=PRIOR_PARAMETERS)
+        codes[i], values[i] = code, (a, b)
+        log_mass[i] = truncation_log_mass(code, a, b, lower[i], upper[i])
+    return codes, values, log_mass
 
 
 def _observable_frame(table, path) -> tuple[pd.DataFrame, dict]:

@@ -29,6 +29,7 @@ class ParameterTable:
     estimate: np.ndarray
     prior_codes: np.ndarray | None = None
     prior_parameters: np.ndarray | None = None
+    prior_log_mass: np.ndarray | None = None  # log of each prior's mass within the bounds (v2: truncated there)
     warnings: tuple[str, ...] = ()  # what PEtab accepts but deserves a word (file, row, column)
 
     @property

@@ -55,6 +55,7 @@ class Objective(eqx.Module):
     curve_measurement: Int[Array, "n_conditions n_obs"]
     prior_codes: Int[Array, " n_params"]
     prior_parameters: Float[Array, "n_params 2"]
+    prior_log_mass: Float[Array, " n_params"]
     estimated_noise: bool = eqx.field(static=True)
     all_normal: bool = eqx.field(static=True)
     noise_formulas: bool = eqx.field(static=True)
@@ -86,6 +87,7 @@ class Objective(eqx.Module):
             prior_codes, prior_parameters = table.prior_codes[est], table.prior_parameters[est]
         else:
             prior_codes, prior_parameters = np.zeros(len(est), dtype=int), np.zeros((len(est), 2))
+        log_mass = np.zeros(len(est)) if table.prior_log_mass is None or not table.has_priors else table.prior_log_mass[est]
         pre = problem.preequilibration
         has_pre = pre is not None and bool(np.any(pre))
         return cls(
@@ -116,6 +118,7 @@ class Objective(eqx.Module):
             curve_measurement=jnp.asarray(_first_measurements(problem)),
             prior_codes=jnp.asarray(prior_codes),
             prior_parameters=jnp.asarray(prior_parameters),
+            prior_log_mass=jnp.asarray(log_mass, dtype=jnp.float64),
             has_priors=table.has_priors,
             estimated_noise=estimated_noise,
             all_normal=bool(np.all(problem.distribution == 0)),
@@ -253,7 +256,7 @@ class Objective(eqx.Module):
         if not self.has_priors:
             return jnp.zeros(())
         x = to_linear_by_code(theta, self.scale_codes)
-        return prior_nll(theta, x, self.prior_codes, self.prior_parameters)
+        return prior_nll(theta, x, self.prior_codes, self.prior_parameters, self.prior_log_mass)
 
     def objective(self, theta) -> Float[Array, ""]:
         """What the fit minimises: the NLL plus the negative log prior (if any)."""

@@ -171,6 +171,8 @@ def solve_condition(
 
 def _integrate(model, theta, y0, ts, t_end, config):
     """States at `ts` within [0, t_end], stopping and restarting at time-triggered events."""
+    if y0.shape[0] == 0:  # a model without states (observables of parameters only): nothing to integrate
+        return jnp.zeros((ts.shape[0], 0)), jnp.asarray(True)
     n_events = getattr(model, "n_events", 0)
     if n_events and getattr(model, "state_events", False):
         return integrate_with_state_events(model, theta, y0, ts, t_end, config)
@@ -203,6 +205,8 @@ def steady_state(model, theta, y0, config, t_max: float = 1e12):
 
     Returns the state and whether a steady state was reached before `t_max`.
     """
+    if y0.shape[0] == 0:
+        return y0, jnp.asarray(True)
     event = diffrax.Event(diffrax.steady_state_event(rtol=config.rtol, atol=config.atol))
     solution = diffeqsolve(
         model, theta, y0, jnp.zeros(()), jnp.asarray(t_max), diffrax.SaveAt(t1=True), config, event=event
