@@ -54,7 +54,7 @@ def load_petab_v2(yaml_path, *, problem_id: str | None = None):
         spec = read_sbml(files["sbml"])
     except SBMLError as error:
         raise ProblemFileError(files["sbml"], f"SBML model: {error}") from error
-    mapping = _mapping(tables["mapping"])
+    mapping = _mapping(tables["mapping"], files["mapping"], spec)
     frame, _ = _observable_frame(tables["observables"], files["observables"])
     observables = Observables(frame, files["observables"], spec, pids, parse=parse)
     extra = [p for p in pids if p not in spec.entities and p in observables.symbols]

@@ -217,12 +217,14 @@ def _observable_frame(table, path) -> tuple[pd.DataFrame, dict]:
     return frame, renames
 
 
-def _mapping(table) -> dict:
+def _mapping(table, path, spec) -> dict:
     """PEtab id -> model entity id (rows with an empty modelEntityId only annotate)."""
     out = {}
-    for rec in table.to_dict("records"):
+    for i, rec in enumerate(table.to_dict("records")):
         model_id = _text(rec.get("modelEntityId"))
         if model_id:
+            if model_id not in spec.entities:
+                raise ProblemFileError(path, f"modelEntityId `{model_id}` is not an entity of the model.", row=i + 2, column="modelEntityId")
             out[_text(rec["petabEntityId"])] = model_id
     return out
 
