@@ -126,10 +126,12 @@ def load_petab(yaml_path, *, problem_id: str | None = None) -> Problem:
 
 
 def petab_files(path) -> dict:
-    """The files a PEtab yaml names (first of each list), as absolute paths."""
+    """The files a PEtab yaml names (first of each list), as absolute paths (v1 or v2)."""
     path = os.path.abspath(str(path))
     if not os.path.isfile(path):
         raise ProblemFileError(path, "PEtab problem file not found.")
+    if is_petab_v2(path):
+        return {kind: file for kind, file in v2_files(path).items() if file}
     try:
         with open(path) as handle:
             spec = yaml.safe_load(handle)
@@ -366,4 +368,4 @@ def _pack(lists, width):
 
 
 from ._v2 import load_petab_v2  # noqa: E402
-from ._v2_tables import is_petab_v2  # noqa: E402 (it uses this module's table readers)
+from ._v2_tables import is_petab_v2, v2_files  # noqa: E402 (it uses this module's table readers)
