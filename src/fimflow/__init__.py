@@ -111,6 +111,7 @@ from .predict import spread_times as spread_times
 from .design import DesignOptions as DesignOptions
 from .design import DesignResult as DesignResult
 from .design import design_criterion as design_criterion
+from .design import check_experiment_settings as check_experiment_settings
 from .design import experiment_fims as experiment_fims
 from .design import rank_experiments as rank_experiments
 from .design import optimal_design as optimal_design

@@ -11,7 +11,7 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
-from .design import DesignOptions, DesignResult, optimal_design, sensitivity_curves
+from .design import DesignOptions, DesignResult, optimal_design, rank_experiments, sensitivity_curves
 from .fisher import FisherResult, expected_fisher_information, fisher_information, observed_fisher_information
 from .fit import FitOptions, MultistartResult, fit_multistart, latin_hypercube_starts
 from .fit import BestFit, best_fit
@@ -159,6 +159,12 @@ class Calibration:
         """Optimal sampling times at `x` (candidates: default a dense grid of `options.n_candidates`)."""
         candidates = dense_design(self.problem, options.n_candidates) if candidates is None else candidates
         return optimal_design(self.problem, self.x(x), candidates=candidates, options=options, config=self.solver)
+
+    def rank_experiments(self, x, experiment: str, settings, *, criterion: str = "D", include_current: bool = True) -> pd.DataFrame:
+        """Candidate settings of `experiment` (doses, period start times: `fimflow.rank_experiments`)
+        ranked by `criterion` of the information they would add at `x`."""
+        return rank_experiments(self.problem, self.x(x), experiment, pd.DataFrame(settings), criterion=criterion,
+                                include_current=include_current, config=self.solver)
 
     def sensitivity_curves(self, x, candidates):
         """Noise-weighted sensitivities of every candidate sample (the design figure's curves)."""

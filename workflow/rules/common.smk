@@ -49,6 +49,9 @@ def check_problems():
             for prediction in specs:
                 fimflow.check_prediction(problem, prediction)
             fimflow.check_fit_options(problem, options_from_config({"fit": config["fit"]}).fit)
+            if "experiment_design" in spec:
+                fimflow.check_experiment_settings(problem, spec["experiment_design"]["experiment"],
+                                                  spec["experiment_design"]["settings"])
             parameters[problem_id] = list(problem.parameter_ids)
             predictions[problem_id] = [p.id for p in specs or fimflow.default_predictions(problem)]
             code[problem_id] = model_code(problem)
@@ -191,5 +194,7 @@ def get_final_output():
         chosen = chosen_analyses(problem)
         targets += expand("results/{problem}/{stage}", problem=problem,
                           stage=stages + [analyses[name] for name in chosen])
+        if "design" in chosen and "experiment_design" in config["problems"][problem]:
+            targets.append(f"results/{problem}/design/experiments.png")
     return targets
 

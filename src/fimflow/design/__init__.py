@@ -5,6 +5,7 @@ Imports: `fimflow.simulate`, `fimflow.problem` and the foundation modules.
 """
 
 from ._criteria import design_criterion as design_criterion
+from ._experiments import check_experiment_settings as check_experiment_settings
 from ._experiments import experiment_fims as experiment_fims
 from ._experiments import rank_experiments as rank_experiments
 from ._criteria import sensitivity_curves as sensitivity_curves

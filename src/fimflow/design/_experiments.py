@@ -112,6 +112,15 @@ def _candidates_problem(problem: Problem, c: int, index, value) -> Problem:
     )
 
 
+def check_experiment_settings(problem: Problem, experiment: str, settings) -> None:
+    """Raise a `ValueError` naming what is wrong when `settings` (one column per setting, one row
+    per candidate) cannot vary `experiment` (no solve: a check before any job)."""
+    settings = pd.DataFrame(settings).reset_index(drop=True)
+    if len(settings) == 0:
+        raise ValueError("`settings` has no rows (candidates).")
+    _candidate_rows(problem, experiment, settings)
+
+
 def experiment_fims(problem: Problem, x, experiment: str, settings: pd.DataFrame, *,
                     config: SolverConfig = SolverConfig()) -> np.ndarray:
     """Expected Fisher information `(n_candidates, p, p)` of each candidate (rows of `settings`: one

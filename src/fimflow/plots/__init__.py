@@ -4,6 +4,7 @@ Imports: only `fimflow._atomic`; figures take tables and arrays, never a `Proble
 """
 
 from ._design import design as design
+from ._design import experiment_ranking as experiment_ranking
 from ._figures import contributions as contributions
 from ._figures import eigenvectors as eigenvectors
 from ._figures import fim_spectrum as fim_spectrum

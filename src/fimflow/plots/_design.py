@@ -47,3 +47,18 @@ def design(chosen: pd.DataFrame, curves: pd.DataFrame, measurements: pd.DataFram
                 Line2D([], [], color="0.4", marker="|", ls="", ms=10, label="current measurement")]
     fig.legend(handles=handles, loc="outside right upper", fontsize=8)
     _save(fig, path, title)
+
+
+def experiment_ranking(ranking: pd.DataFrame, path, *, title: str = "") -> None:
+    """The design criterion of each candidate experiment over its setting (one panel per setting
+    column of `ranking`, the `rank_experiments` table), the best candidate marked in red."""
+    settings = [c for c in ranking.columns if c not in ("criterion", "efficiency", "rank")]
+    fig, axes = _panels(len(settings), width=4.6)
+    for ax, setting in zip(axes, settings):
+        ordered = ranking.sort_values(setting)
+        ax.plot(ordered[setting], ordered["criterion"], "o-", color="0.3", ms=3, lw=1)
+        best = ranking.iloc[0]
+        ax.plot([best[setting]], [best["criterion"]], "o", color="tab:red", ms=7, label="best")
+        ax.set(xlabel=setting, ylabel="criterion (current data + candidate)")
+        ax.legend(fontsize=8)
+    _save(fig, path, title)

@@ -11,6 +11,7 @@ from ._artifacts import read_problem_summary as read_problem_summary
 from ._artifacts import read_tables as read_tables
 from ._artifacts import write_best_fit as write_best_fit
 from ._artifacts import write_design as write_design
+from ._artifacts import write_experiment_ranking as write_experiment_ranking
 from ._artifacts import write_fisher as write_fisher
 from ._artifacts import write_identifiability as write_identifiability
 from ._artifacts import write_problem_summary as write_problem_summary

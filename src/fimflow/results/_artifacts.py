@@ -24,6 +24,7 @@ PROBLEM_FORMAT = "fimflow.problem/1"
 BEST_FORMAT = "fimflow.best/1"
 FISHER_FORMAT = "fimflow.fisher/1"
 DESIGN_FORMAT = "fimflow.design/1"
+EXPERIMENTS_FORMAT = "fimflow.design-experiments/1"
 VALIDATION_FORMAT = "fimflow.validation/1"
 
 
@@ -88,6 +89,18 @@ def write_design(result: DesignResult, parameter_ids, n_candidates: int, *, desi
     fields = {f.name: getattr(result, f.name) for f in dataclasses.fields(result) if f.name != "design"}
     write_json(summary, {"parameter_ids": parameter_ids, "n_samples": len(result.design), "n_candidates": n_candidates,
                          **fields}, format=DESIGN_FORMAT)
+
+
+def write_experiment_ranking(ranking: pd.DataFrame, *, experiment: str, criterion: str, include_current: bool,
+                             table, summary) -> None:
+    """`design/experiments.tsv` (every candidate setting with its criterion, efficiency and rank,
+    best first) and `experiments.json` (the experiment, the criterion and the best setting)."""
+    write_table(table, ranking)
+    settings = [c for c in ranking.columns if c not in ("criterion", "efficiency", "rank")]
+    best = {c: ranking[c].iloc[0] for c in settings}
+    write_json(summary, {"experiment": experiment, "criterion": criterion, "include_current": include_current,
+                         "n_candidates": len(ranking), "settings": settings, "best": best,
+                         "best_criterion": ranking["criterion"].iloc[0]}, format=EXPERIMENTS_FORMAT)
 
 
 def read_tables(paths) -> pd.DataFrame:
