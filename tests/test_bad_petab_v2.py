@@ -52,6 +52,7 @@ CASES = [
     ("yaml-no-measurement-files", replace(Y, "measurement_files:\n- measurements.tsv\n", ""), msg(IN_Y, r"missing `measurement_files`")),
     # features outside what fimflow supports are refused by name, never simulated wrongly
     ("unsupported-start-time", set_cell(E, 4, "time", "3"), msg(IN_E, r"e_dose", r"start time other than 0 is not supported")),
+    ("unsupported-math-in-pre-equilibration", set_cell(C, 2, "targetValue", "0.1 * k1"), msg(IN_C, r"row 2, column `targetValue`", r"math in a pre-equilibration change is not supported")),
     ("unsupported-compartment-change-in-a-period", set_cell(C, 5, "targetId", "cell"), msg(IN_C, r"compartment `cell`", r"variable compartment sizes are not supported")),
 ]
 

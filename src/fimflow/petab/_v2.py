@@ -206,19 +206,22 @@ def _slots(entries, experiments, changes, epath) -> list:
 
 def _overridable(entries, experiments, changes, spec, held) -> list:
     """States whose start value a pre-equilibration or first-period change sets to a constant or
-    parameter (the v1 `<state>__initial` inputs), in model order."""
+    parameter (the v1 `<state>__initial` inputs), in model order. Math in a pre-equilibration
+    change is refused (the steady-state solve applies no events)."""
     found = set()
     for e in entries:
         if not e:
             continue
         pre, _, periods = experiments[e]
         first = periods[0][1] if periods else []
+        for target, cell, row in changes.of(pre):
+            if not changes.simple(cell):
+                raise ProblemFileError(changes.path, f"`{_text(cell)}`: math in a pre-equilibration change is not supported "
+                                       "yet; give a number or a parameter id.", row=row, column=TARGET_VALUE)
         for target, cell, row in changes.of(pre) + changes.of(first):
-            if target in spec.states and target not in held or target in spec.initially_assigned:
-                if changes.simple(cell):
-                    found.add(target)
-                elif target in pre:
-                    raise ProblemFileError(changes.path, "math in a pre-equilibration change is not supported yet.", row=row, column=TARGET_VALUE)
+            is_state = target in spec.states and target not in held or target in spec.initially_assigned
+            if is_state and changes.simple(cell):
+                found.add(target)
     order = list(spec.states) + list(spec.initially_assigned)
     return sorted(found, key=order.index)
 
