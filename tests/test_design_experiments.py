@@ -75,3 +75,5 @@ def test_settings_that_are_not_design_settings_are_refused_by_name(problem):
         fimflow.rank_experiments(problem, x, "two_doses", pd.DataFrame({"volume": [5.0]}))
     with pytest.raises(ValueError, match=r"unknown experiment 'three_doses'"):
         fimflow.rank_experiments(problem, x, "three_doses", pd.DataFrame({"dose": [5.0]}))
+    with pytest.raises(ValueError, match=r"one value per candidate each, got lengths \{'dose': 2, 'period1.start': 1\}"):
+        fimflow.check_experiment_settings(problem, "two_doses", {"dose": [1.0, 2.0], "period1.start": [5.0]})

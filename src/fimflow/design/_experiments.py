@@ -115,6 +115,10 @@ def _candidates_problem(problem: Problem, c: int, index, value) -> Problem:
 def check_experiment_settings(problem: Problem, experiment: str, settings) -> None:
     """Raise a `ValueError` naming what is wrong when `settings` (one column per setting, one row
     per candidate) cannot vary `experiment` (no solve: a check before any job)."""
+    if isinstance(settings, dict):
+        lengths = {name: len(values) for name, values in settings.items()}
+        if len(set(lengths.values())) > 1:
+            raise ValueError(f"settings must list one value per candidate each, got lengths {lengths}.")
     settings = pd.DataFrame(settings).reset_index(drop=True)
     if len(settings) == 0:
         raise ValueError("`settings` has no rows (candidates).")
