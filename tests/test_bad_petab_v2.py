@@ -7,12 +7,14 @@ runs at k2 = 0.3 (c_slow); e_dose runs at k2 = 0.6 (c_fast) and gets a dose of A
 (c_dose: A + dose); obs_a = scale * A (placeholders scale, sigma), obs_b = B + offset_b, log-normal.
 """
 
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 
 import fimflow
+from helpers import workflow_rejection
 from test_bad_petab import add_column, edits, msg, replace, set_cell, write
 
 VALID = Path(__file__).resolve().parent / "data" / "petab_v2_minimal"
@@ -76,3 +78,18 @@ def test_broken_problem_is_rejected(problem_copy, edit, pattern):
     with pytest.raises(fimflow.ProblemFileError, match=pattern):
         fimflow.load_petab(problem_copy / Y)
     assert sorted(p.name for p in problem_copy.iterdir()) == before  # nothing written
+
+
+@pytest.mark.workflow
+def test_the_workflow_rejects_every_case_before_any_job(tmp_path):
+    """The whole v2 corpus as one study: every case named with its message, no job, nothing written."""
+    problems = {}
+    for case_id, edit, _ in CASES:
+        folder = tmp_path / "data" / case_id
+        shutil.copytree(VALID, folder)
+        edit(folder)
+        problems[case_id.replace("-", "_")] = str((folder / Y).relative_to(tmp_path))
+    parts = workflow_rejection(tmp_path, problems)
+    assert set(parts) == set(problems)
+    for case_id, _, pattern in CASES:
+        assert re.search(pattern, parts[case_id.replace("-", "_")]), (case_id, parts[case_id.replace("-", "_")])

@@ -18,8 +18,9 @@ from ..problem import AbstractODEModel
 from ._sbml import SBMLSpec
 
 INITIAL_SUFFIX = "__initial"
-START_SUFFIX = "__start"  # a held parameter's value at the start (`_periods.py`)
 """Model parameter `<state>__initial`: a condition's override of that state's initial value."""
+START_SUFFIX = "__start"
+"""Model parameter `<id>__start`: the start value of a parameter a period changes (`_periods.py`)."""
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -85,7 +86,9 @@ class SBMLModel(AbstractODEModel):
                 env[name] = value
             else:
                 env[name] = self._derived(name, derived[name], env)
-        return jnp.stack([jnp.broadcast_to(env[s], ()).astype(jnp.float64) for s in self.spec.states] or [jnp.zeros(())])[: len(self.spec.states)]
+        if not self.spec.states:  # observables of parameters only
+            return jnp.zeros(0)
+        return jnp.stack([jnp.broadcast_to(env[s], ()).astype(jnp.float64) for s in self.spec.states])
 
     def reinitialise(self, y, theta):
         """States after pre-equilibration: those the condition sets (non-NaN) take its value."""
