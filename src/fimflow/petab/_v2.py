@@ -24,7 +24,7 @@ import sympy as sp
 from .. import _columns as C
 from .._errors import ProblemFileError
 from ..problem import MeasurementRows, build_problem
-from ._import import _measurement_rows, _number_or_id, _pack, _quiet_petab
+from ._rows import _measurement_rows, _number_or_id, _pack, _quiet_petab
 from ._jax_math import UnsupportedExpression, check_expression
 from ._observables import Observables, _text
 from ._periods import Slot, held_parameters, slot_inputs, with_periods

@@ -13,7 +13,7 @@ import yaml
 from .. import _columns as C
 from .._errors import ProblemFileError
 from ..problem import ParameterTable, check_unique, read_tsv, require_columns
-from ..problem._priors import V2_PRIOR_CODES, truncation_log_mass
+from ..problem import V2_PRIOR_CODES, truncation_log_mass
 from ._observables import OBSERVABLE_FORMULA, _text
 
 V2_VERSIONS = ("2", "2.0", "2.0.0")

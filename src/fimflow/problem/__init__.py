@@ -26,6 +26,8 @@ from ._measurements import check_time as check_time
 from ._measurements import require_rows as require_rows
 from ._model import import_model as import_model
 from ._priors import prior_nll as prior_nll
+from ._priors import V2_PRIOR_CODES as V2_PRIOR_CODES
+from ._priors import truncation_log_mass as truncation_log_mass
 from ._priors import read_priors as read_priors
 from ._problem import DISTRIBUTION_CODES as DISTRIBUTION_CODES
 from ._problem import TRANSFORMATION_CODES as TRANSFORMATION_CODES
