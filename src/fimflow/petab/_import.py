@@ -21,7 +21,7 @@ from ..problem import MeasurementRows, build_problem
 from ..problem import Problem
 from ._sbml import SBMLError, read_sbml
 from ._observables import OBSERVABLE_FORMULA, Observables, _text
-from ._rows import _measurement_rows, _number_or_id, _pack, _quiet_petab
+from ._rows import _defaults, _measurement_rows, _number_or_id, _pack, _quiet_petab
 from ._sbml_model import make_sbml_model
 from ..problem import check_unique, read_parameter_table, read_tsv, require_columns
 
@@ -239,21 +239,6 @@ def _check_condition_columns(df, path, spec, inputs) -> list:
             why = "is computed by an assignment rule or initial assignment" if column in spec.entities else "is not an entity of the model"
             raise ProblemFileError(path, f"condition table column `{column}` {why}; a condition can set only parameters, compartments and initial values of species.", column=column)
     return overridable
-
-
-def _defaults(spec, extra, pids, files) -> dict:
-    """Value of each model input without a condition override: (index, value)."""
-    out = {}
-    for name, value in zip(spec.inputs, spec.input_values):
-        if name in pids:
-            out[name] = (pids.index(name), math.nan)
-        elif math.isnan(value):
-            raise ProblemFileError(files["sbml"], f"parameter `{name}` has no value; set it in the model or add it to the parameter table.")
-        else:
-            out[name] = (-1, value)
-    for name in extra:
-        out[name] = (pids.index(name), math.nan)
-    return out
 
 
 def _condition_row(df, cid, path, names, inputs, overridable, defaults, pids):

@@ -12,6 +12,7 @@ from .. import _columns as C
 from .._errors import ProblemFileError
 from ..problem import check_time, require_rows
 from ._observables import _text
+from ._sbml_model import START_SUFFIX
 
 PREEQ = "preequilibrationConditionId"
 OBSERVABLE_PARAMETERS = "observableParameters"
@@ -107,3 +108,22 @@ def _pack(lists, width):
         for j, (k, v) in enumerate(items):
             index[i, j], value[i, j] = k, v
     return index, value
+
+
+def _defaults(spec, extra, pids, files, held=()) -> dict:
+    """Value of each model input without a condition's change: (index, value). An input
+    `<p>__start` of a parameter `p` in `held` (PEtab v2: changed during the simulation) takes
+    `p`'s value."""
+    out = {}
+    originals = {p + START_SUFFIX: p for p in held}
+    for name, value in zip(spec.inputs, spec.input_values):
+        source = originals.get(name, name)
+        if source in pids:
+            out[name] = (pids.index(source), math.nan)
+        elif math.isnan(value):
+            raise ProblemFileError(files["sbml"], f"parameter `{source}` has no value; set it in the model or add it to the parameter table.")
+        else:
+            out[name] = (-1, value)
+    for name in extra:
+        out[name] = (pids.index(name), math.nan)
+    return out

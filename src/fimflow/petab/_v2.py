@@ -24,7 +24,7 @@ import sympy as sp
 from .. import _columns as C
 from .._errors import ProblemFileError
 from ..problem import MeasurementRows, build_problem
-from ._rows import _measurement_rows, _number_or_id, _pack, _quiet_petab
+from ._rows import _defaults, _measurement_rows, _number_or_id, _pack, _quiet_petab
 from ._jax_math import UnsupportedExpression, check_expression
 from ._observables import Observables, _text
 from ._periods import Slot, held_parameters, slot_inputs, with_periods
@@ -82,7 +82,7 @@ def load_petab_v2(yaml_path, *, problem_id: str | None = None):
     model = make_sbml_model(spec, measurement_model, observables.ids, extra, overridable, held)
     if model.state_events:
         _refuse_steady_states_with_events(rows, experiments, mpath, files["sbml"])
-    defaults = _defaults(spec, extra, pids, held, files)
+    defaults = _defaults(spec, extra, pids, files, held)
     columns = {name: j for j, name in enumerate(model.parameter_names)}
     columns.update({p: columns[p + START_SUFFIX] for p in held})
     columns.update({s: columns[s + "__initial"] for s in overridable})
@@ -224,23 +224,6 @@ def _overridable(entries, experiments, changes, spec, held) -> list:
                 found.add(target)
     order = list(spec.states) + list(spec.initially_assigned)
     return sorted(found, key=order.index)
-
-
-def _defaults(spec, extra, pids, held, files) -> dict:
-    """Value of each model input without a change: (index, value)."""
-    out = {}
-    originals = {p + START_SUFFIX: p for p in held}
-    for name, value in zip(spec.inputs, spec.input_values):
-        source = originals.get(name, name)
-        if source in pids:
-            out[name] = (pids.index(source), math.nan)
-        elif math.isnan(value):
-            raise ProblemFileError(files["sbml"], f"parameter `{source}` has no value; set it in the model or add it to the parameter table.")
-        else:
-            out[name] = (-1, value)
-    for name in extra:
-        out[name] = (pids.index(name), math.nan)
-    return out
 
 
 def _experiment_vectors(eid, experiments, changes, slots, columns, held, base):
