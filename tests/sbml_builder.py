@@ -21,7 +21,8 @@ def sbml(*, compartments=(("cell", 1.0),), species=(), parameters=(), reactions=
     model.setId("test_model")
     for cid, size in compartments:
         c = model.createCompartment()
-        c.setId(cid), c.setSize(size), c.setConstant(True), c.setSpatialDimensions(3)
+        resized = any(cid in e[2] for e in events)  # an event assigns it: not constant
+        c.setId(cid), c.setSize(size), c.setConstant(not resized), c.setSpatialDimensions(3)
     for sid, initial, only_substance, kind, compartment in species:
         s = model.createSpecies()
         s.setId(sid), s.setCompartment(compartment), s.setHasOnlySubstanceUnits(only_substance)
@@ -88,3 +89,20 @@ def parameter(pid, nominal, *, scale="lin", lower=1e-3, upper=1e3, estimate=1):
 
 def measurement(observable, time, value=1.0, condition="c0", **extra):
     return {"observableId": observable, "simulationConditionId": condition, "time": time, "measurement": value, **extra}
+
+
+def petab_v2_problem(folder, model: str, *, observables, measurements, parameters, experiments, conditions=()):
+    """Write a PEtab v2 problem (lists of row dicts for each table) and return its yaml path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "model.xml").write_text(model)
+    tables = {"observables": observables, "measurements": measurements, "parameters": parameters,
+              "experiments": experiments, "conditions": conditions}
+    columns = {"conditions": ["conditionId", "targetId", "targetValue"], "experiments": ["experimentId", "time", "conditionId"]}
+    for name, rows in tables.items():
+        pd.DataFrame(list(rows), columns=columns.get(name)).to_csv(folder / f"{name}.tsv", sep="\t", index=False)
+    spec = {"format_version": "2.0.0", "model_files": {"model": {"language": "sbml", "location": "model.xml"}},
+            "parameter_files": ["parameters.tsv"], "experiment_files": ["experiments.tsv"],
+            "condition_files": ["conditions.tsv"], "measurement_files": ["measurements.tsv"],
+            "observable_files": ["observables.tsv"]}
+    (folder / "problem.yaml").write_text(yaml.safe_dump(spec))
+    return folder / "problem.yaml"

@@ -40,6 +40,7 @@ CASES = [
     ("condition-unknown-target", set_cell(C, 4, "targetId", "k3"), msg(IN_C, r"row 4, column `targetId`", r"`k3`", r"not an entity")),
     ("condition-bad-math", set_cell(C, 5, "targetValue", "A + (dose"), msg(IN_C, r"row 5, column `targetValue`", r"cannot parse")),
     ("condition-math-unknown-id", set_cell(C, 5, "targetValue", "A + dos"), msg(IN_C, r"row 5, column `targetValue`", r"\['dos'\]")),
+    ("condition-target-in-parameter-table", set_cell(C, 4, "targetId", "k1"), msg(IN_C, r"row 4, column `targetId`", r"`k1` is a parameter of the parameter table")),
     ("condition-empty-value", set_cell(C, 5, "targetValue", ""), msg(IN_C, r"row 5, column `targetValue`", r"empty targetValue")),
     ("condition-target-twice-in-a-period", replace(C, "c_dose\tA\tA + dose\n", "c_dose\tA\tA + dose\nc_dose\tA\t1.0\n"), msg(IN_C, r"row 6, column `targetId`", r"changes `A` twice")),
     ("mapping-to-unknown-model-entity", edits(write("mapping.tsv", MAPPING), replace(Y, "observable_files:", "mapping_files:\n- mapping.tsv\nobservable_files:")),
@@ -52,10 +53,9 @@ CASES = [
     ("observable-placeholder-repeated", set_cell(O, 2, "observablePlaceholders", "scale;scale"), msg(IN_O, r"row 2, column `observablePlaceholders`", r"repeat")),
     ("yaml-two-models", replace(Y, "    location: model.xml\n", "    location: model.xml\n  other:\n    language: sbml\n    location: model.xml\n"), msg(IN_Y, r"exactly one model")),
     ("yaml-no-measurement-files", replace(Y, "measurement_files:\n- measurements.tsv\n", ""), msg(IN_Y, r"missing `measurement_files`")),
+    ("measurement-before-experiment-start", set_cell(E, 4, "time", "0.5"), msg(IN_M, r"row 14, column `time`", r"before experiment 'e_dose' starts \(t = 0.5")),
     # features outside what fimflow supports are refused by name, never simulated wrongly
-    ("unsupported-start-time", set_cell(E, 4, "time", "3"), msg(IN_E, r"e_dose", r"start time other than 0 is not supported")),
     ("unsupported-math-in-pre-equilibration", set_cell(C, 2, "targetValue", "0.1 * k1"), msg(IN_C, r"row 2, column `targetValue`", r"math in a pre-equilibration change is not supported")),
-    ("unsupported-compartment-change-in-a-period", set_cell(C, 5, "targetId", "cell"), msg(IN_C, r"compartment `cell`", r"variable compartment sizes are not supported")),
 ]
 
 

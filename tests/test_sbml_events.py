@@ -125,6 +125,26 @@ def test_simultaneous_events_run_by_priority_with_values_from_their_trigger_time
     np.testing.assert_allclose(y, [1.0, 6.0 if first == "double" else 2.0], rtol=1e-12)
 
 
+def test_an_event_that_resizes_a_compartment_keeps_the_amounts_of_its_species(tmp_path):
+    """SBML: `cell` (size 1) doubles at t = 2. S (a concentration, d[S]/dt = -k S / cell: the
+    kinetic law is an amount per time) halves there and then decays at half the rate; N (an
+    amount, dN/dt = q) is not touched: S = e^(-kt) before, e^(-2k)/2 e^(-k(t-2)/2) after."""
+    model = sbml(species=[("S", 1.0, False, "concentration", "cell"), ("N", 3.0, True, "amount", "cell")],
+                 parameters=[("k", 0.4, True), ("q", 0.5, True)],
+                 reactions=[("decay", ["S"], [], "k * S"), ("make", [], ["N"], "q")],
+                 events=[("resize", "time >= 2", {"cell": "2 * cell"})])
+    times = np.array([1.0, 2.0, 3.0, 6.0])
+    path = petab_problem(tmp_path, model, observables=[obs("obs_S", "S"), obs("obs_N", "N"), obs("obs_cell", "cell")],
+                         measurements=[measurement(o, t) for o in ("obs_S", "obs_N", "obs_cell") for t in times],
+                         parameters=[parameter("k", 0.4), parameter("q", 0.5)])
+    _, _, y, jac = simulate(path)
+    k, after = 0.4, times >= 2
+    s = np.where(after, np.exp(-2 * k) / 2 * np.exp(-k * (times - 2) / 2), np.exp(-k * times))
+    ds = np.where(after, -(2 + (times - 2) / 2) * s, -times * s)
+    np.testing.assert_allclose(y, np.concatenate([s, 3 + 0.5 * times, np.where(after, 2.0, 1.0)]), rtol=1e-8)
+    np.testing.assert_allclose(jac[: len(times), 0], ds, rtol=1e-6)
+
+
 @pytest.mark.parametrize("row, column", [({"preequilibrationConditionId": "c0"}, "preequilibrationConditionId"),
                                          ({"time": float("inf")}, "time")])
 def test_steady_states_of_a_model_with_state_triggered_events_are_refused(tmp_path, row, column):

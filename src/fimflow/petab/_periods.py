@@ -11,9 +11,11 @@ first period's changes that are math (a number or a parameter id is a plain inpu
 
 Assignments of one slot are computed together from the values before the period starts (changes
 at the same time act simultaneously), and period events come before the model's own events at
-the same time (a PEtab change precedes an SBML event: test case 0030). A constant parameter that
-a period changes becomes a state with zero derivative (SBML: an event may only assign what is
-not constant), started from the input `<id>__start`.
+the same time (a PEtab change precedes an SBML event: test case 0030). A constant parameter or
+compartment that a period changes becomes a state with zero derivative (SBML: an event may only
+assign what is not constant), started from the input `<id>__start`. A period that resizes a
+compartment keeps the values (concentrations or amounts) of its species, as PEtab v2 says
+(unlike an SBML event, which keeps amounts).
 """
 
 import dataclasses
@@ -24,7 +26,7 @@ import sympy as sp
 from .._errors import ProblemFileError
 from ._sbml import Event, SBMLSpec
 from ._sbml_math import TIME, symbol
-from ._sbml_model import START_SUFFIX
+from ._sbml_model import START_SUFFIX, START_TIME
 
 
 def slot_inputs(k: int) -> tuple[str, str]:
@@ -42,31 +44,32 @@ class Slot:
 
 
 def held_parameters(slots, spec: SBMLSpec, path) -> list[str]:
-    """Constant parameters some period changes (they become states); compartments are refused."""
+    """Constant parameters and compartments some period changes (they become states)."""
     held = []
     for slot in slots:
         for target, _ in slot.changes.items():
             if target in spec.states or target in held:
                 continue
             if target in spec.inputs:
-                if target in spec.compartments:
-                    raise ProblemFileError(path, f"a period changes compartment `{target}` during the simulation; variable "
-                                           "compartment sizes are not supported.")
                 held.append(target)
             else:
-                raise ProblemFileError(path, f"a period changes `{target}` during the simulation; only species and "
-                                       "parameters can change after the start.")
+                raise ProblemFileError(path, f"a period changes `{target}` during the simulation; only species, "
+                                       "parameters and compartments can change after the start.")
     return held
 
 
-def with_periods(spec: SBMLSpec, slots: list, held: list) -> SBMLSpec:
-    """`spec` with one event per slot (before the model's own events) and the held parameters as
-    states started from `<id>__start`."""
-    if not slots:
+def with_periods(spec: SBMLSpec, slots: list, held: list, start_time: bool = False) -> SBMLSpec:
+    """`spec` with one event per slot (before the model's own events), the held parameters as
+    states started from `<id>__start`, and with `start_time` the input `START_TIME` (each
+    experiment's first period start: where its simulation starts)."""
+    if not slots and not start_time:
         return spec
     rename = {p: p + START_SUFFIX for p in held}
     inputs = [rename.get(i, i) for i in spec.inputs]
     values = list(spec.input_values)
+    if start_time:
+        inputs.append(START_TIME)
+        values.append(0.0)
     events = []
     for slot in slots:
         time_name, code_name = slot_inputs(slot.k)
@@ -78,9 +81,12 @@ def with_periods(spec: SBMLSpec, slots: list, held: list) -> SBMLSpec:
             pieces = [(expr, sp.Eq(code, c)) for c, expr in entries]
             assignments.append((target, sp.Piecewise(*pieces, (symbol(target), True))))
         t = symbol(time_name)
+        # slot 0 fires at the start: found by root, its trigger is simply true where the experiment
+        # uses it (a root `time - start` would be at zero there, which does not count as true)
+        root = sp.Piecewise((sp.Integer(-1), sp.Eq(code, 0)), (sp.Integer(1), True)) if slot.k == 0 else TIME - t
         events.append(Event(
-            id=f"__period{slot.k}", root=TIME - t, time_expr=t, assignments=tuple(assignments),
-            initial_value=slot.k != 0,  # slot 0 fires at the start
+            id=f"__period{slot.k}", root=root, time_expr=t, assignments=tuple(assignments),
+            initial_value=slot.k != 0,
         ))
     initial = dict(spec.initial)
     for p in held:

@@ -1,11 +1,13 @@
 """Read an SBML model (libsbml) into `SBMLSpec`: states, inputs, rules, rates and events as sympy.
 
-Conventions (SBML semantics, constant compartments):
+Conventions (SBML semantics):
 - a species symbol in math is its concentration unless `hasOnlySubstanceUnits`; the state
   of a species holds exactly that symbol value, so reaction fluxes (substance/time) are
   divided by the size of the species' compartment;
-- states are all species that are not assignment-rule targets, plus parameters and
-  compartments with rate rules or event assignments;
+- states are all species that are not assignment-rule targets, plus parameters with rate
+  rules or event assignments and compartments with event assignments (an event that resizes a
+  compartment keeps the amounts of its species: their concentrations are rescaled by the
+  event; compartments with rate or assignment rules are refused);
 - inputs (the model parameters a condition can set) are the constant parameters and
   compartments; initial assignments to parameters and compartments are evaluated like
   assignment rules (they must not depend on species or time);
@@ -152,20 +154,23 @@ class _Reader:
         event_targets = {v for e in events for v, _ in e.assignments}
 
         for cid in compartments:
-            if cid in assignment or cid in rate or cid in event_targets:
-                raise SBMLError(f"compartment `{cid}` changes in time; variable compartment sizes are not supported.")
+            if cid in assignment or cid in rate:
+                raise SBMLError(f"compartment `{cid}` has a {'rate' if cid in rate else 'assignment'} rule; compartment sizes "
+                                "that change continuously are not supported (sizes that events change are).")
         states = [s for s in species if s not in assignment]
         states += [p for p in parameters if p not in states and (p in rate or p in event_targets)]
+        states += [c for c in compartments if c in event_targets]
+        events = [_preserving_amounts(e, species, states) for e in events]
         for var in list(rate) + sorted(event_targets):
             if var not in states:
                 raise SBMLError(f"rate rule or event assignment targets `{var}`, which is not a species or parameter (or also has an assignment rule).")
         inputs = [p for p in parameters if p not in states and p not in assignment and p not in initial_assignments]
-        inputs += [c for c in compartments if c not in initial_assignments]
+        inputs += [c for c in compartments if c not in initial_assignments and c not in states]
         input_values = [_value(parameters.get(i) or compartments.get(i)) for i in inputs]
 
         derived = dict(assignment)
         for var, expr in initial_assignments.items():
-            if var in parameters and var not in states and var not in assignment or var in compartments:
+            if var in parameters and var not in states and var not in assignment or var in compartments and var not in states:
                 derived[var] = expr
         fluxes = {}
         for reaction in m.getListOfReactions():
@@ -202,6 +207,8 @@ class _Reader:
                 initial[sid] = initial_assignments[sid]
             elif sid in species:
                 initial[sid] = _species_initial(species[sid])
+            elif sid in compartments:
+                initial[sid] = sp.Float(_value(compartments[sid]), 17)
             else:
                 p = parameters[sid]
                 if not p.isSetValue():
@@ -223,7 +230,7 @@ class _Reader:
                 events[i] = event = dataclasses.replace(event, time_expr=None)  # a time that moves with the states
             for var, _ in event.assignments:
                 if var not in states:
-                    raise SBMLError(f"event `{event.id}` assigns `{var}`, which is not a species or parameter.")
+                    raise SBMLError(f"event `{event.id}` assigns `{var}`, which is not a species, parameter or compartment.")
         return SBMLSpec(
             id=m.getId() or "model",
             inputs=tuple(inputs),
@@ -289,6 +296,20 @@ class _Reader:
             priority=priority,
             values_from_trigger_time=e.getUseValuesFromTriggerTime() if e.isSetUseValuesFromTriggerTime() else True,
         )
+
+
+def _preserving_amounts(event: Event, species: dict, states: list) -> Event:
+    """`event` with the SBML semantics of a compartment resize: the amounts of the species in a
+    compartment it assigns are kept, so each concentration state there that the event does not
+    itself assign becomes `S * C / C_new` (computed with the values before the event, like the
+    event's other assignments)."""
+    assigned = dict(event.assignments)
+    extra = []
+    for sid, s in species.items():
+        c = s.getCompartment()
+        if c in assigned and sid in states and sid not in assigned and not s.getHasOnlySubstanceUnits() and not s.getConstant():
+            extra.append((sid, symbol(sid) * symbol(c) / assigned[c]))
+    return dataclasses.replace(event, assignments=event.assignments + tuple(extra)) if extra else event
 
 
 def _value(element) -> float:

@@ -21,6 +21,8 @@ INITIAL_SUFFIX = "__initial"
 """Model parameter `<state>__initial`: a condition's override of that state's initial value."""
 START_SUFFIX = "__start"
 """Model parameter `<id>__start`: the start value of a parameter a period changes (`_periods.py`)."""
+START_TIME = "__start_time"
+"""Model parameter: where the simulation starts (PEtab v2 experiments whose first period is not at 0)."""
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -73,9 +75,14 @@ class SBMLModel(AbstractODEModel):
     def vector_field(self, t, y, theta):
         return _vector_field(self, t, y, theta)
 
+    def start_time(self, theta):
+        if START_TIME in self.parameter_names:
+            return theta[self.parameter_names.index(START_TIME)]
+        return jnp.zeros(())
+
     def initial_state(self, theta):
         env = self._inputs(theta)
-        env["time"] = jnp.zeros(())
+        env["time"] = self.start_time(theta)
         derived = dict(self.spec.derived)
         for name in self.spec.initial_order:
             if name in self.spec.initial:

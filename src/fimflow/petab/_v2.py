@@ -2,7 +2,9 @@
 measurement, parameter and mapping tables) as the same `Problem` as v1.
 
 Each experiment becomes one simulated condition of the `Problem`. Its period at `-inf` is the
-pre-equilibration; its first finite period (at t = 0) sets what the simulation starts from. A
+pre-equilibration (the model's events are checked on the way to its steady state, and the
+simulation starts with the triggers' values it ended with); its first finite period sets what
+the simulation starts from and when (a start other than 0 is the model input `__start_time`). A
 change of a parameter or compartment persists into later periods (pre-equilibration changes carry
 into the simulation unless changed again); a change of a species sets its value once, at the
 start of its period. Changes that are a number or a parameter id are model inputs as in v1;
@@ -14,6 +16,7 @@ bounds are both positive and finite, `lin` otherwise (`choose_scale`); the resul
 table records it.
 """
 
+import dataclasses
 import math
 import os
 
@@ -30,7 +33,7 @@ from ._observables import Observables, _text
 from ._periods import Slot, held_parameters, slot_inputs, with_periods
 from ._sbml import SBMLError, read_sbml
 from ._sbml_math import TIME, symbol
-from ._sbml_model import START_SUFFIX, make_sbml_model
+from ._sbml_model import START_SUFFIX, START_TIME, make_sbml_model
 from ._v2_tables import (EXPERIMENT_ID, NO_EXPERIMENT, TARGET_VALUE, _conditions, _experiments, _mapping,
                          _observable_frame, _parameters, _tables, v2_files)
 
@@ -59,7 +62,7 @@ def load_petab_v2(yaml_path, *, problem_id: str | None = None):
     observables = Observables(frame, files["observables"], spec, pids, parse=parse)
     extra = [p for p in pids if p not in spec.entities and p in observables.symbols]
     cpath = files["conditions"]
-    conditions = _conditions(tables["conditions"], cpath, mapping, spec, list(spec.inputs) + extra)
+    conditions = _conditions(tables["conditions"], cpath, mapping, spec, list(spec.inputs) + extra, pids)
     experiments = _experiments(tables["experiments"], files["experiments"], conditions)
 
     table = tables["measurements"].reset_index(drop=True)
@@ -71,23 +74,26 @@ def load_petab_v2(yaml_path, *, problem_id: str | None = None):
     rows = _measurement_rows(table.rename(columns={EXPERIMENT_ID: C.SIMULATION_CONDITION_ID}), mpath, observables, known)
     entries = list(dict.fromkeys(r["sim"] for r in rows))
 
+    starts = _start_times(rows, experiments, mpath)
     changes = _Changes(conditions, cpath, pids, spec, mapping, parse)
-    slots = _slots(entries, experiments, changes, files["experiments"])
+    slots = _slots(entries, experiments, changes)
     extra += [p for p in changes.parameters_used if p not in extra and p not in spec.entities]
     held = held_parameters(slots, spec, cpath)
-    spec = with_periods(spec, slots, held)
+    if spec.events and any(experiments[e][1] for e in entries if e):
+        # the model's own events are checked on the way to a pre-equilibration's steady state,
+        # which only the root-finding event loop does (a time-triggered one too)
+        spec = dataclasses.replace(spec, events=tuple(dataclasses.replace(e, time_expr=None) for e in spec.events))
+    spec = with_periods(spec, slots, held, start_time=any(starts.values()))
     inputs = list(spec.inputs) + extra
     overridable = _overridable(entries, experiments, changes, spec, held)
     measurement_model = observables.measurement_model()
     model = make_sbml_model(spec, measurement_model, observables.ids, extra, overridable, held)
-    if model.state_events:
-        _refuse_steady_states_with_events(rows, experiments, mpath, files["sbml"])
     defaults = _defaults(spec, extra, pids, files, held)
     columns = {name: j for j, name in enumerate(model.parameter_names)}
     columns.update({p: columns[p + START_SUFFIX] for p in held})
     columns.update({s: columns[s + "__initial"] for s in overridable})
     base = [defaults[name] for name in inputs] + [(-1, math.nan)] * len(overridable)
-    vectors = [_experiment_vectors(e, experiments, changes, slots, columns, held, base) for e in entries]
+    vectors = [_experiment_vectors(e, experiments, changes, slots, columns, held, base, starts.get(e, 0.0)) for e in entries]
     index, value, pre, pre_index, pre_value = (np.array([v[i] for v in vectors]) for i in range(5))
 
     obs = np.array([observables.ids.index(r["observable"]) for r in rows])
@@ -182,16 +188,26 @@ class _Changes:
         return expr
 
 
-def _slots(entries, experiments, changes, epath) -> list:
+def _start_times(rows, experiments, path) -> dict:
+    """experimentId -> where its simulation starts (its first finite period; 0 without one); a
+    measurement before its experiment's start is refused."""
+    starts = {e: periods[0][0] if periods else 0.0 for e, (_, _, periods) in experiments.items()}
+    for i, r in enumerate(rows):
+        start = starts.get(r["sim"], 0.0)
+        if r["time"] < start:
+            raise ProblemFileError(path, f"time {r['time']:g} is before experiment {r['sim']!r} starts (t = {start:g}, its "
+                                   "first period); measure at or after the start, or add an earlier period.", row=i + 2,
+                                   column=C.TIME)
+    return starts
+
+
+def _slots(entries, experiments, changes) -> list:
     """The period slots: slot 0 holds first-period changes that are math, slot k >= 1 period k."""
     slots: dict = {}
     for e in entries:
         if not e:
             continue
         _, _, periods = experiments[e]
-        if periods and periods[0][0] != 0:
-            raise ProblemFileError(epath, f"experiment `{e}` starts at t = {periods[0][0]:g}; fimflow simulates from t = 0 "
-                                   "(a start time other than 0 is not supported yet).", column="time")
         for k, (time, cids) in enumerate(periods):
             todo = [c for c in changes.of(cids) if k > 0 or not changes.simple(c[1])]
             if not todo:
@@ -226,8 +242,9 @@ def _overridable(entries, experiments, changes, spec, held) -> list:
     return sorted(found, key=order.index)
 
 
-def _experiment_vectors(eid, experiments, changes, slots, columns, held, base):
-    """(index, value, has pre-equilibration, pre index, pre value) of one experiment's model parameters."""
+def _experiment_vectors(eid, experiments, changes, slots, columns, held, base, start):
+    """(index, value, has pre-equilibration, pre index, pre value) of one experiment's model
+    parameters. The pre-equilibration keeps every period slot off and starts at 0."""
     base_index = np.array([b[0] for b in base])
     base_value = np.array([b[1] for b in base], dtype=np.float64)
     if not eid:
@@ -254,24 +271,9 @@ def _experiment_vectors(eid, experiments, changes, slots, columns, held, base):
             time_name, code_name = slot_inputs(slot.k)
             for name, v in ((time_name, time), (code_name, code)):
                 index[columns[name]], value[columns[name]] = -1, v
-                pre_index[columns[name]], pre_value[columns[name]] = -1, v
+    if START_TIME in columns:
+        index[columns[START_TIME]], value[columns[START_TIME]] = -1, start
     return index, value, has_pre, pre_index, pre_value
-
-
-def _refuse_steady_states_with_events(rows, experiments, path, sbml_path) -> None:
-    """Steady states (pre-equilibration, time `inf`) of a model with state-triggered events: v2 lets
-    such events fire on the way to the steady state, which fimflow's steady-state solve does not do
-    yet; it refuses the rows rather than give a number without them."""
-    for i, r in enumerate(rows):
-        pre = bool(r["sim"]) and experiments[r["sim"]][1]
-        if pre or math.isinf(r["time"]):
-            raise ProblemFileError(
-                path,
-                f"{'experiment ' + repr(r['sim']) + ' has a pre-equilibration' if pre else 'a steady-state time (inf)'} and the model "
-                f"({os.path.basename(sbml_path)}) has events triggered by its states: events during a steady-state simulation "
-                "are not supported yet. Simulate the approach to steady state explicitly (a long first period) instead.",
-                row=i + 2, column=EXPERIMENT_ID if pre else C.TIME,
-            )
 
 
 def _lint_v2(path) -> None:

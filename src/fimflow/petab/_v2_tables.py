@@ -229,8 +229,9 @@ def _mapping(table, path, spec) -> dict:
     return out
 
 
-def _conditions(table, path, mapping, spec, inputs) -> dict:
-    """conditionId -> list of (model target, value cell, row); each target settable."""
+def _conditions(table, path, mapping, spec, inputs, pids=()) -> dict:
+    """conditionId -> list of (model target, value cell, row); each target settable and not a
+    parameter of the parameter table (`pids`: PEtab v2 lets a value come from one table only)."""
     out: dict = {}
     for i, rec in enumerate(table.to_dict("records")):
         row = i + 2
@@ -238,6 +239,10 @@ def _conditions(table, path, mapping, spec, inputs) -> dict:
         if not cid:
             raise ProblemFileError(path, "empty conditionId.", row=row, column=C.CONDITION_ID)
         target = _text(rec[TARGET_ID])
+        if target in pids:
+            raise ProblemFileError(path, f"target `{target}` is a parameter of the parameter table; a condition cannot change "
+                                   "it. Change a model parameter whose value is that parameter instead, or drop its row "
+                                   "from the parameter table.", row=row, column=TARGET_ID)
         target = mapping.get(target, target)
         if not (target in inputs or target in spec.states or target in spec.initially_assigned):
             why = ("is computed by an assignment rule" if target in spec.entities

@@ -4,6 +4,7 @@ import abc
 import importlib
 
 import equinox as eqx
+import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from .._errors import ModelDefinitionError
@@ -30,7 +31,13 @@ class AbstractODEModel(eqx.Module):
 
     @abc.abstractmethod
     def initial_state(self, theta: Float[Array, " n_model_params"]) -> Float[Array, " n_states"]:
-        """Initial state $y_0(\\theta)$ at $t_0 = 0$."""
+        """Initial state $y_0(\\theta)$ at $t_0$ (`start_time`)."""
+
+    def start_time(self, theta: Float[Array, " n_model_params"]) -> Float[Array, ""]:
+        """$t_0$, where the simulation starts: 0 unless a model says otherwise (a PEtab v2
+        experiment whose first period starts later carries its start as a fixed model parameter).
+        Times before it have no simulated values (NaN)."""
+        return jnp.zeros(())
 
     @abc.abstractmethod
     def observables(

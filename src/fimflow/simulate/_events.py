@@ -54,25 +54,50 @@ ROOT_SLACK = 100.0
 counts as at zero (see `_roots_and_reach`)."""
 
 
-def integrate_with_state_events(model, theta, y0, ts, t_end, config):
-    """States at the sorted `ts` within [0, t_end] and whether the solve succeeded."""
+def integrate_with_state_events(model, theta, y0, ts, t_end, config, t0=None, before=None):
+    """States at the sorted `ts` within [t0, t_end] (`t0` default 0) and whether the solve
+    succeeded. `before`: each trigger's value just before `t0` (default: `initialValue`; after a
+    pre-equilibration, the values it ended with)."""
+    ys, ok, _, _ = _segments(model, theta, y0, ts, t0, t_end, before, config, steady=False)
+    return ys, ok
+
+
+def steady_state_with_events(model, theta, y0, config, t0=None, before=None, t_max: float = 1e12):
+    """Integrate from `t0` (default 0), firing the events on the way, until $\\|f\\|$ is within
+    the tolerances (as `steady_state`). Returns the state, each trigger's value there (what a
+    simulation that continues from it starts with: a trigger that is true does not fire again)
+    and whether a steady state was reached before `t_max`."""
+    _, ok, y, truth = _segments(model, theta, y0, jnp.zeros(0), t0, jnp.asarray(t_max, dtype=jnp.float64), before, config,
+                                steady=True)
+    return y, truth, ok
+
+
+def _segments(model, theta, y0, ts, t0, t_end, before, config, steady):
+    """The event loop: states at `ts`, success, and the final state and triggers. With `steady`,
+    the last segment ends where the states are steady instead of at `t_end` (which is then a
+    failure)."""
     n = model.n_events
-    t0 = jnp.zeros_like(t_end)
+    t0 = jnp.zeros_like(t_end) if t0 is None else jnp.asarray(t0, dtype=t_end.dtype)
     none = jnp.zeros(n, dtype=bool)
-    y, truth = fire_events(model, theta, t0, y0, model.event_initial_values(), none, config)
+    before = model.event_initial_values() if before is None else before
+    y, truth = fire_events(model, theta, t0, y0, before, none, config)
     root_finder = optx.Newton(rtol=ROOT_RTOL, atol=ROOT_ATOL)
 
     def segment(carry):
-        t, y, truth, ys, ok, count, _ = carry
-        t_star, crossed, rearmed, found = _next_stop(model, theta, y, t, t_end, truth, config, root_finder)
+        t, y, truth, ys, ok, count, _, _ = carry
+        t_star, crossed, rearmed, found, reached = _next_stop(model, theta, y, t, t_end, truth, config, root_finder, steady)
         hit = jnp.any(crossed)
         stopped = hit | jnp.any(rearmed)
         # two saves: at the times, and where the solve stops (an event, a re-arming, or t_end)
-        saveat = diffrax.SaveAt(subs=[diffrax.SubSaveAt(ts=jnp.clip(ts, t, t_star)), diffrax.SubSaveAt(t1=True)])
-        solution = diffeqsolve(model, theta, y, t, t_star, saveat, config)
-        (at_ts, (y_star,)) = solution.ys
-        inside = (ts >= t) & jnp.where(stopped, ts < t_star, ts <= t_star)
-        ys = jnp.where(inside[:, None], at_ts, ys)
+        if ts.shape[0]:
+            saveat = diffrax.SaveAt(subs=[diffrax.SubSaveAt(ts=jnp.clip(ts, t, t_star)), diffrax.SubSaveAt(t1=True)])
+            solution = diffeqsolve(model, theta, y, t, t_star, saveat, config)
+            (at_ts, (y_star,)) = solution.ys
+            inside = (ts >= t) & jnp.where(stopped, ts < t_star, ts <= t_star)
+            ys = jnp.where(inside[:, None], at_ts, ys)
+        else:
+            solution = diffeqsolve(model, theta, y, t, t_star, diffrax.SaveAt(t1=True), config)
+            (y_star,) = solution.ys
         ok = ok & found & (solution.result == diffrax.RESULTS.successful)
         t_event, y_event = _moving_event(model, theta, t_star, y_star, crossed)
         before = (model.event_roots(t_event, y_event, theta) > 0) & ~crossed
@@ -84,21 +109,24 @@ def integrate_with_state_events(model, theta, y0, ts, t_end, config):
         y_after = y_after - jax.lax.stop_gradient(model.vector_field(t_star, y_after, theta)) * dt
         y = jnp.where(hit, y_after, y_star)
         truth = jnp.where(hit, truth_after, truth & ~rearmed)
-        return t_star, y, truth, ys, ok, count + 1, stopped
+        return t_star, y, truth, ys, ok, count + 1, stopped, reached & ~stopped
 
     def going_on(carry):
-        _, _, _, _, ok, count, stopped = carry
+        _, _, _, _, ok, count, stopped, _ = carry
         return stopped & ok & (count < MAX_EVENT_SEGMENTS)
 
     ys = jnp.zeros((ts.shape[0], y0.shape[0]), dtype=y0.dtype)
-    carry = (t0, y, truth, ys, jnp.asarray(True), jnp.asarray(0), jnp.asarray(True))
-    _, _, _, ys, ok, _, stopped = jax.lax.while_loop(going_on, segment, carry)
-    return ys, ok & ~stopped
+    carry = (t0, y, truth, ys, jnp.asarray(True), jnp.asarray(0), jnp.asarray(True), jnp.asarray(False))
+    _, y, truth, ys, ok, _, stopped, reached = jax.lax.while_loop(going_on, segment, carry)
+    ok = ok & ~stopped
+    return ys, (ok & reached) if steady else ok, y, truth
 
-def _next_stop(model, theta, y, t, t_end, truth, config, root_finder):
+
+def _next_stop(model, theta, y, t, t_end, truth, config, root_finder, steady=False):
     """Where the solve from `t` must stop next: the first time a trigger that is false turns true
     (which ones do, within `SIMULTANEOUS`: `crossed`) or one that is true turns false (it is
-    re-armed: `rearmed`), else `t_end`; and whether the search succeeded. Two root functions:
+    re-armed: `rearmed`), else (with `steady`, where the states are steady first: `reached`)
+    `t_end`; and whether the search succeeded. Two root functions:
     the largest root of the false triggers (it crosses zero upwards when the first of them
     turns true) and the smallest of the true ones (downwards). Values only: no derivatives
     flow through this solve."""
@@ -118,17 +146,22 @@ def _next_stop(model, theta, y, t, t_end, truth, config, root_finder):
         s, g = roots(*positional, **named)
         return jnp.where(s == t, 1.0, jnp.min(jnp.where(truth, g, 1.0)))
 
-    event = diffrax.Event([first_false_turning_true, first_true_turning_false], root_finder, direction=[True, False])
+    conditions, directions = [first_false_turning_true, first_true_turning_false], [True, False]
+    if steady:
+        conditions.append(diffrax.steady_state_event(rtol=config.rtol, atol=config.atol))
+        directions.append(None)
+    event = diffrax.Event(conditions, root_finder, direction=directions)
     solution = diffeqsolve(model, theta, y, t, t_end, diffrax.SaveAt(t1=True), config, event=event)
     stopped = solution.result == diffrax.RESULTS.event_occurred
     t_star, y_star = solution.ts[-1], solution.ys[-1]
     g, reach = _roots_and_reach(model, theta, t_star, y_star, config)
-    turning_true, turning_false = (stopped & jnp.asarray(m) for m in solution.event_mask)
+    turning_true, turning_false = (stopped & jnp.asarray(m) for m in solution.event_mask[:2])
+    reached = stopped & jnp.asarray(solution.event_mask[2]) if steady else jnp.asarray(False)
     crossed = turning_true & ~truth & (g + reach >= 0)
     rearmed = turning_false & truth & (g - reach <= 0)
     found = stopped | (solution.result == diffrax.RESULTS.successful)
     t_stop = jnp.where(stopped, t_star, t_end)
-    return jax.lax.stop_gradient((t_stop, crossed, rearmed, found))
+    return jax.lax.stop_gradient((t_stop, crossed, rearmed, found, reached))
 
 
 def _moving_event(model, theta, t_star, y_star, crossed):
@@ -174,7 +207,9 @@ def fire_events(model, theta, t, y, before, crossed, config):
         source = jnp.where(from_trigger[k], at_trigger[k], y)
         y = jnp.where(fire & assigns[k], model.apply_event(k, t, source, theta), y)
         done = fire & (index == k)
-        return y, pending & ~done, now, fired | done, at_trigger
+        # the trigger of the event that just fired counts as true (it may sit at rounding distance
+        # below its root): its own assignment pushing the root up is not a new turning true
+        return y, pending & ~done, now | done, fired | done, at_trigger
 
     nothing = jnp.zeros(n, dtype=bool)
     at_trigger = jnp.broadcast_to(y, (n, y.shape[0]))

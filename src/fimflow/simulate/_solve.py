@@ -8,7 +8,7 @@ import optimistix as optx
 from jaxtyping import Array, Bool, Float
 
 from ..problem import AbstractODEModel
-from ._events import integrate_with_state_events
+from ._events import integrate_with_state_events, steady_state_with_events
 from ._rosenbrock import Rodas5P
 from ._stepping import diffeqsolve
 
@@ -139,7 +139,8 @@ def solve_condition(
     preequilibration: tuple | None = None,
     steady_state_times: bool = False,
 ) -> tuple[Float[Array, "n_times n_states"], Bool[Array, ""]]:
-    """States at the sorted times `ts` (from $t_0 = 0$) and whether the solve succeeded.
+    """States at the sorted times `ts` (from $t_0$, `model.start_time`, usually 0; NaN at times
+    before it) and whether the solve succeeded.
 
     - `preequilibration`: `(theta_pre, use)`; where `use`, the initial state is the steady
       state under `theta_pre`, re-initialised by `model.reinitialise` (PEtab semantics).
@@ -147,42 +148,57 @@ def solve_condition(
     - Models with `discontinuities(theta)` get those times as step-size breakpoints; models
       with time-triggered events (`n_events`) are integrated in segments between events;
       models whose triggers depend on the states (`state_events`) locate their events by root
-      finding (`integrate_with_state_events`).
+      finding (`integrate_with_state_events`); their triggers are also checked on the way to
+      a steady state (`steady_state_with_events`), and a simulation after a pre-equilibration
+      starts with the triggers' values it ended with.
 
     Forward-mode differentiable (`jax.jacfwd`) through `diffrax.ForwardMode`. A failed solve
     (step limit, non-finite state, no steady state) returns `ok = False` instead of raising.
     """
+    # the start is a fixed model parameter (never estimated): no derivative through it
+    t0 = jax.lax.stop_gradient(jnp.asarray(model.start_time(theta), dtype=jnp.float64))
     y0 = model.initial_state(theta)
     ok = jnp.asarray(True)
+    with_events = bool(getattr(model, "n_events", 0)) and bool(getattr(model, "state_events", False))
+    before = model.event_initial_values() if with_events else None
     if preequilibration is not None:
         theta_pre, use = preequilibration
-        y_pre, ok_pre = steady_state(model, theta_pre, model.initial_state(theta_pre), config)
+        if with_events:  # the triggers are checked on the way to the steady state too (PEtab v2)
+            y_pre, truth_pre, ok_pre = steady_state_with_events(model, theta_pre, model.initial_state(theta_pre), config)
+            before = jnp.where(use, truth_pre, before)
+        else:
+            y_pre, ok_pre = steady_state(model, theta_pre, model.initial_state(theta_pre), config)
         y0 = jnp.where(use, model.reinitialise(y_pre, theta), y0)
         ok = jnp.where(use, ok_pre, ok)
     finite = jnp.isfinite(ts)
-    t_end = jnp.max(jnp.where(finite, ts, 0.0))
-    ys, ok_t = _integrate(model, theta, y0, jnp.where(finite, ts, t_end), t_end, config)
+    early = ts < t0  # before the start: no simulated value
+    t_end = jnp.maximum(t0, jnp.max(jnp.where(finite, ts, t0)))
+    ys, ok_t = _integrate(model, theta, y0, jnp.where(finite, jnp.maximum(ts, t0), t_end), t0, t_end, config, before)
     if steady_state_times:
-        y_inf, ok_inf = steady_state(model, theta, y0, config)
+        if with_events:
+            y_inf, _, ok_inf = steady_state_with_events(model, theta, y0, config, t0=t0, before=before)
+        else:
+            y_inf, ok_inf = steady_state(model, theta, y0, config)
         ys = jnp.where(finite[:, None], ys, y_inf[None, :])
         ok = ok & jnp.where(jnp.all(finite), True, ok_inf)
-    return ys, ok & ok_t & jnp.all(jnp.isfinite(ys))
+    ys = jnp.where(early[:, None], jnp.nan, ys)
+    return ys, ok & ok_t & jnp.all(jnp.isfinite(ys) | early[:, None])
 
 
-def _integrate(model, theta, y0, ts, t_end, config):
-    """States at `ts` within [0, t_end], stopping and restarting at time-triggered events."""
+def _integrate(model, theta, y0, ts, t0, t_end, config, before=None):
+    """States at `ts` within [t0, t_end], stopping and restarting at time-triggered events."""
     if y0.shape[0] == 0:  # a model without states (observables of parameters only): nothing to integrate
         return jnp.zeros((ts.shape[0], 0)), jnp.asarray(True)
     n_events = getattr(model, "n_events", 0)
     if n_events and getattr(model, "state_events", False):
-        return integrate_with_state_events(model, theta, y0, ts, t_end, config)
+        return integrate_with_state_events(model, theta, y0, ts, t_end, config, t0=t0, before=before)
     if n_events == 0:
-        solution = diffeqsolve(model, theta, y0, jnp.zeros_like(t_end), t_end, diffrax.SaveAt(ts=ts), config)
+        solution = diffeqsolve(model, theta, y0, t0, t_end, diffrax.SaveAt(ts=ts), config)
         return solution.ys, solution.result == diffrax.RESULTS.successful
     times = model.event_times(theta)
-    fires = (times > 0) | model.event_fires_at_start()
+    fires = (times > t0) | model.event_fires_at_start()
     order = jnp.argsort(times)
-    bounds = jnp.concatenate([jnp.zeros(1), jnp.clip(times[order], 0.0, t_end), t_end[None]])
+    bounds = jnp.concatenate([t0[None], jnp.clip(times[order], t0, t_end), t_end[None]])
     ys = jnp.zeros((ts.shape[0], y0.shape[0]))
     ok = jnp.asarray(True)
     y = y0
