@@ -64,7 +64,10 @@ def test_a_simulation_that_starts_later_matches_its_closed_form(tmp_path):
     np.testing.assert_allclose(y[:3], a, rtol=1e-8)
     np.testing.assert_allclose(jac[:3, 0], -(times**2 - 25) / 2 * a, rtol=1e-6)
     np.testing.assert_array_equal(y[3:], [1.0, 1.0, 11.0])
-    # a plot's curve has no values before the start
+    # predictions and designs begin at the start; a plot's curve has no values before it
+    assert problem.start_times.tolist() == [5.0]
+    assert {spec.times[0] for spec in fimflow.default_predictions(problem)} == {5.0}
+    assert fimflow.dense_design(problem, 4)["time"].min() == 5.0
     curves = fimflow.simulate_curves(problem, config=TIGHT, n_points=19)
     a_curve = curves[curves["observableId"] == "obs_A"]
     before = a_curve["time"] < 5.0

@@ -104,12 +104,13 @@ def delta_method(gradient: np.ndarray, analysis: EigenAnalysis, *, null_toleranc
 
 
 def default_predictions(problem, *, n_points: int = 61, horizon: float = 1.5) -> list[PredictionSpec]:
-    """Every observable in every condition on an even grid to `horizon` × the last measured time."""
+    """Every observable in every condition on an even grid from the condition's start (0 for most
+    models) to `horizon` × the last measured time."""
     t_max = float(np.max(problem.times[np.isfinite(problem.times)], initial=0.0)) * horizon
-    times = tuple(float(t) for t in np.linspace(0.0, t_max, n_points))
     return [
-        PredictionSpec(id=f"{obs}__{cond}", condition=cond, times=times, observable=obs)
-        for cond in problem.condition_ids
+        PredictionSpec(id=f"{obs}__{cond}", condition=cond, observable=obs,
+                       times=tuple(float(t) for t in np.linspace(start, max(t_max, start), n_points)))
+        for cond, start in zip(problem.condition_ids, problem.start_times)
         for obs in problem.observable_ids
     ]
 

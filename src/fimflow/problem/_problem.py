@@ -161,6 +161,16 @@ class Problem:
     def n_measurements(self) -> int:
         return len(self.values)
 
+    @property
+    def start_times(self) -> np.ndarray:
+        """Where each condition's simulation starts: `model.start_time` of its model parameters
+        (0 for most models; a PEtab v2 experiment starts at its first period)."""
+        if type(self.model).start_time is AbstractODEModel.start_time:
+            return np.zeros(len(self.condition_ids))
+        index, value = self.condition_parameter_index, self.condition_parameter_value
+        thetas = np.where(index >= 0, self.parameters.nominal[np.maximum(index, 0)], value)
+        return np.array([float(self.model.start_time(theta)) for theta in thetas])
+
     def with_parameters(self, parameters: ParameterTable) -> "Problem":
         """A copy with another parameter table (for example with a parameter fixed)."""
         return dataclasses.replace(self, parameters=parameters)

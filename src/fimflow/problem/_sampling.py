@@ -38,19 +38,21 @@ def measured_pairs(problem: Problem) -> pd.DataFrame:
 
 
 def dense_design(problem: Problem, n_times: int) -> pd.DataFrame:
-    """`n_times` equally spaced times from 0 to the last finite measured time of each measured
-    (condition, observable)."""
+    """`n_times` equally spaced times from the start (0, or where the condition's simulation
+    starts) to the last finite measured time of each measured (condition, observable)."""
     if n_times < 1:
         raise ValueError(f"`n_times` must be >= 1, got {n_times}.")
     frames = []
+    starts = dict(zip(problem.condition_ids, problem.start_times))
     for row in measured_pairs(problem).itertuples():
-        end = row.last_time if np.isfinite(row.last_time) and row.last_time > 0 else 1.0
+        start = starts[row.simulationConditionId]
+        end = row.last_time if np.isfinite(row.last_time) and row.last_time > start else start + 1.0
         frames.append(
             pd.DataFrame(
                 {
                     "simulationConditionId": row.simulationConditionId,
                     "observableId": row.observableId,
-                    "time": np.linspace(0.0, end, n_times),
+                    "time": np.linspace(start, end, n_times),
                 }
             )
         )
