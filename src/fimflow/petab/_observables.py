@@ -17,6 +17,22 @@ from ._sbml_model import MeasurementModel
 OBSERVABLE_FORMULA = "observableFormula"
 
 
+def parse_math_cell(parse, text: str, resolve, path, row, column) -> sp.Expr:
+    """A table cell's math: `text` parsed by `parse` (a PEtab grammar), its symbols mapped by
+    `resolve(expr)` (which raises a `ProblemFileError` for an unknown one), checked to compile to
+    JAX; a failure names the file, row and column."""
+    try:
+        expr = sp.sympify(parse(text))
+    except Exception as error:  # the grammars' parsers raise several types
+        raise ProblemFileError(path, f"cannot parse {text!r}: {error}", row=row, column=column) from error
+    expr = resolve(expr)
+    try:
+        check_expression(expr)
+    except UnsupportedExpression as error:
+        raise ProblemFileError(path, f"unsupported math in {text!r}: {error}", row=row, column=column) from error
+    return expr
+
+
 def _text(value) -> str:
     """A table cell as stripped text ('' for empty/NaN)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -76,17 +92,11 @@ class Observables:
         text = _text(text)
         if not text:
             raise ProblemFileError(self.path, f"observable `{oid}` has an empty {column}.", row=row, column=column)
-        try:
-            expr = sp.sympify(self.parse_math(text))
-        except Exception as error:
-            raise ProblemFileError(self.path, f"cannot parse {text!r}: {error}", row=row, column=column) from error
-        replace = {s: TIME for s in expr.free_symbols if s.name in ("t", "time") and s.name not in spec.entities}
-        expr = expr.xreplace(replace)
-        try:
-            check_expression(expr)
-        except UnsupportedExpression as error:
-            raise ProblemFileError(self.path, f"unsupported math in {text!r}: {error}", row=row, column=column) from error
-        return expr
+
+        def resolve(expr):
+            return expr.xreplace({s: TIME for s in expr.free_symbols if s.name in ("t", "time") and s.name not in spec.entities})
+
+        return parse_math_cell(self.parse_math, text, resolve, self.path, row, column)
 
     def _placeholders(self, expr, kind, oid, row, column):
         pattern = re.compile(rf"^{kind}(\d+)_{re.escape(oid)}$")

@@ -28,8 +28,7 @@ from .. import _columns as C
 from .._errors import ProblemFileError
 from ..problem import MeasurementRows, build_problem
 from ._rows import _defaults, _measurement_rows, _number_or_id, _pack, _quiet_petab
-from ._jax_math import UnsupportedExpression, check_expression
-from ._observables import Observables, _text
+from ._observables import Observables, _text, parse_math_cell
 from ._periods import Slot, held_parameters, slot_inputs, with_periods
 from ._sbml import SBMLError, read_sbml
 from ._sbml_math import TIME, symbol
@@ -160,32 +159,27 @@ class _Changes:
         text = _text(cell)
         if not text:
             raise ProblemFileError(self.path, "empty targetValue; give a number, a parameter id or math.", row=row, column=TARGET_VALUE)
-        try:
-            expr = sp.sympify(self.parse(text))
-        except Exception as error:  # the grammar's parser raises several types
-            raise ProblemFileError(self.path, f"cannot parse {text!r}: {error}", row=row, column=TARGET_VALUE) from error
         spec = self.spec
         known = set(spec.states) | set(spec.inputs) | set(spec.derived_ids) | set(self.pids)
-        replace, unknown = {}, []
-        for s in expr.free_symbols:
-            name = self.mapping.get(s.name, s.name)
-            if name == TIME.name:
-                replace[s] = TIME
-            elif name in known:
-                replace[s] = symbol(name)
-                if name in self.pids and name not in self.parameters_used:
-                    self.parameters_used.append(name)
-            else:
-                unknown.append(s.name)
-        if unknown:
-            raise ProblemFileError(self.path, f"{text!r} uses {sorted(unknown)}, which are neither model entities nor parameters of "
-                                   "the parameter table.", row=row, column=TARGET_VALUE)
-        expr = expr.xreplace(replace)
-        try:
-            check_expression(expr)
-        except UnsupportedExpression as error:
-            raise ProblemFileError(self.path, f"unsupported math in {text!r}: {error}", row=row, column=TARGET_VALUE) from error
-        return expr
+
+        def resolve(expr):
+            replace, unknown = {}, []
+            for s in expr.free_symbols:
+                name = self.mapping.get(s.name, s.name)
+                if name == TIME.name:
+                    replace[s] = TIME
+                elif name in known:
+                    replace[s] = symbol(name)
+                    if name in self.pids and name not in self.parameters_used:
+                        self.parameters_used.append(name)
+                else:
+                    unknown.append(s.name)
+            if unknown:
+                raise ProblemFileError(self.path, f"{text!r} uses {sorted(unknown)}, which are neither model entities nor "
+                                       "parameters of the parameter table.", row=row, column=TARGET_VALUE)
+            return expr.xreplace(replace)
+
+        return parse_math_cell(self.parse, text, resolve, self.path, row, TARGET_VALUE)
 
 
 def _start_times(rows, experiments, path) -> dict:

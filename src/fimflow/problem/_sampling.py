@@ -65,7 +65,7 @@ def with_design(problem: Problem, design: pd.DataFrame) -> Problem:
     The measured values are copied from the template measurement (they do not enter the
     expected Fisher information). **Raises:** `ValueError` naming the row whose condition or
     observable is unknown or never measured (there is no noise model to copy), or whose time is
-    negative or not finite.
+    before its condition's start (0 for most models) or not finite.
     """
     missing = [c for c in DESIGN_COLUMNS if c not in design.columns]
     if missing:
@@ -77,6 +77,7 @@ def with_design(problem: Problem, design: pd.DataFrame) -> Problem:
         (r.simulationConditionId, r.observableId): r.first_measurement for r in pairs.itertuples()
     }
     conditions = {c: k for k, c in enumerate(problem.condition_ids)}
+    starts = problem.start_times
     rows, times = [], []
     for k, row in enumerate(design.itertuples(index=False)):
         key = (str(row.simulationConditionId), str(row.observableId))
@@ -89,8 +90,10 @@ def with_design(problem: Problem, design: pd.DataFrame) -> Problem:
                 "no noise model to copy; measured pairs: "
                 f"{[f'{c}/{o}' for c, o in template]}."
             )
-        if not (np.isfinite(t) and t >= 0):
-            raise ValueError(f"design row {k}: time {row.time!r} must be finite and >= 0.")
+        start = starts[conditions[key[0]]]
+        if not (np.isfinite(t) and t >= start):
+            raise ValueError(f"design row {k}: time {row.time!r} must be finite and >= {start:g} (where condition "
+                             f"{key[0]!r} starts).")
         rows.append(template[key])
         times.append(t)
     rows, times = np.asarray(rows), np.asarray(times)

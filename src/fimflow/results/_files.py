@@ -8,7 +8,6 @@ files.
 """
 
 import json
-import os
 
 import numpy as np
 import pandas as pd
