@@ -11,12 +11,13 @@ from scipy.integrate import solve_ivp
 
 import fimflow
 from fimflow.models import OneCompartmentPK
-from fimflow.simulate._rosenbrock import Rodas5P
+from fimflow.simulate._rosenbrock import Rodas5P, _inverse
 
 from helpers import Robertson
 
-# the stage solves of small systems use W's inverse, of large ones its LU factors: both are checked
-SOLVES = {"inverse": Rodas5P(), "lu": Rodas5P(inverse_up_to=0)}
+# W's inverse comes from an elimination unrolled into the program (small systems) or run as a
+# loop over the columns (large ones): both are checked
+SOLVES = {"unrolled": Rodas5P(), "loop": Rodas5P(inverse_up_to=0)}
 both_solves = pytest.mark.parametrize("solve", sorted(SOLVES))
 
 
@@ -164,3 +165,41 @@ def test_values_a_vector_field_closes_over_are_differentiated_and_may_be_batched
 def test_method_is_checked():
     with pytest.raises(ValueError, match="method"):
         fimflow.SolverConfig(method="rodas4")
+
+
+@pytest.mark.parametrize("unroll_up_to", [40, 0])
+@pytest.mark.parametrize("n", [1, 3, 9, 41])
+def test_the_stage_matrix_inverse_matches_lapack_to_its_condition(n, unroll_up_to):
+    """Gauss-Jordan with partial pivoting (unrolled or looped) against numpy's LAPACK inverse, on
+    matrices with rows scaled over ten decades and a row that needs a pivot swap (zero diagonal)."""
+    rs = np.random.RandomState(n)
+    w = rs.normal(size=(n, n)) * np.exp(rs.uniform(-11.5, 11.5, size=(n, 1)))
+    w[0, 0] = 0.0 if n > 1 else w[0, 0]
+    inverse = np.asarray(jax.jit(lambda m: _inverse(m, unroll_up_to))(jnp.asarray(w)))
+    reference = np.linalg.inv(w)
+    bound = 50 * np.linalg.cond(w) * np.finfo(float).eps
+    assert np.max(np.abs(inverse - reference)) <= bound * np.max(np.abs(reference))
+    np.testing.assert_allclose(inverse @ w, np.eye(n), atol=bound)
+
+
+def test_the_fit_kernel_calls_no_lapack(tmp_path):
+    """jaxlib 0.10's batched LAPACK kernels can deadlock when two run at once (the fit's batch
+    groups): the fit's compiled evaluation must not contain them (a model with 41 states takes
+    the looped elimination, the PK model the unrolled one)."""
+    import equinox as eqx
+
+    from fimflow.fit._multistart import kernel_function
+    from helpers import load
+    from sbml_builder import measurement, parameter, petab_problem, sbml
+
+    n = 41
+    chain = sbml(species=[(f"A{i}", float(i == 0), False, "concentration", "cell") for i in range(n)],
+                 parameters=[("k", 0.5, True)],
+                 reactions=[(f"r{i}", [f"A{i}"], [f"A{i + 1}"], f"k * A{i} * cell") for i in range(n - 1)])
+    path = petab_problem(tmp_path, chain, observables=[{"observableId": "last", "observableFormula": f"A{n - 1}", "noiseFormula": "1"}],
+                         measurements=[measurement("last", t) for t in (1.0, 2.0)], parameters=[parameter("k", 0.5)])
+    for problem in (load("pk_full"), fimflow.load_petab(path)):
+        objective = fimflow.Objective.from_problem(problem)
+        points = np.tile(problem.parameters.nominal_theta(), (4, 1))
+        text = eqx.filter_jit(kernel_function(objective, fimflow.FitOptions())).lower(objective, points).as_text()
+        assert "lapack" not in text and "custom_call" not in text, problem.id

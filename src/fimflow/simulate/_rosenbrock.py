@@ -35,7 +35,6 @@ import diffrax
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import jax.scipy.linalg as jsl
 import numpy as np
 
 # ---------------------------------------------------------------- Rodas5P tableau (Steinebach 2023)
@@ -99,34 +98,58 @@ def _combine(coefficients, stages):
 # ---------------------------------------------------------------- linear solves with the step's LU
 
 EXPLICIT_INVERSE_UP_TO = 40
-"""Systems of at most this many states keep $W^{-1}$ itself (from the LU with partial pivoting,
-`jnp.linalg.inv`) and solve each stage by one matrix-vector product; larger ones keep the LU
-factors and solve by two triangular solves. For small $n$ a step's time is the number of
-separate operations, not flops, and the two triangular solves are two library calls per stage;
-with forward sensitivities every stage solves for the state and all its tangents at once, and a
-matrix product beats triangular solves further. Measured (`bench/rosenbrock_step.py`, one run,
-this 2-core machine), LU -> inverse: microseconds per step without tangents n = 8: 6.9 -> 3.9,
-16: 14.2 -> 10.3, 24: 18.2 -> 15.6, 32: 23.6 -> 24.9, 64: 62 -> 70, 128: 208 -> 292 (forming the
-inverse costs about 2n^3 flops against the LU's 2n^3/3); simulation / NLL + gradient per call at
-nominal parameters: Boehm_JProteomeRes2014 (8 states) 1.98 -> 1.42 / 8.0 -> 7.2 ms,
-Fujita_SciSignal2010 (9) 7.4 -> 5.3 / 83 -> 60 ms, Zheng_PNAS2012 (15) 4.1 -> 3.6 / 31 -> 23 ms,
-Bachmann_MSB2011 (25 states, 36 parameters) 249 -> 286 ms / 12.9 -> 6.4 s. A fit evaluates
-gradients, hence the limit above the tangent-free crossover (about 30). The NLLs agree to 1.3e-12
-relative; the forward error of either solve is of the order of cond(W) times the unit round-off."""
+"""Every step keeps $W^{-1}$ itself and solves each stage by one matrix-vector product (with
+forward sensitivities every stage solves for the state and all its tangents at once: one matrix
+product). The inverse comes from Gauss-Jordan elimination with partial pivoting written in XLA
+operations (`_inverse`), not from LAPACK: jaxlib 0.10's CPU LAPACK kernels split a large batch
+of matrices over XLA's intra-op thread pool and wait for the pieces inside a pool thread, so two
+such calls at once (the fit's two batch groups) can take every pool thread and wait forever
+(seen on Laske_PLOSComputBiol2019: both groups hung at 0 % CPU in `getrf`/`trsm`). Systems of at
+most this many states unroll the elimination into the program (a step's time is then the number
+of operations, not flops); larger ones run it as a loop over the columns.
+
+Measured with LAPACK (`bench/rosenbrock_step.py`, one run, this 2-core machine), LU solves ->
+inverse, microseconds per step without tangents n = 8: 6.9 -> 3.9, 16: 14.2 -> 10.3, 24: 18.2 ->
+15.6, 32: 23.6 -> 24.9, 64: 62 -> 70, 128: 208 -> 292 (forming the inverse costs about 2n^3 flops
+against the LU's 2n^3/3); NLL + gradient per call at nominal parameters: Boehm_JProteomeRes2014
+(8 states) 8.0 -> 7.2 ms, Fujita_SciSignal2010 (9) 83 -> 60 ms, Zheng_PNAS2012 (15) 31 -> 23 ms,
+Bachmann_MSB2011 (25 states, 36 parameters) 12.9 -> 6.4 s. The figures for the XLA elimination
+are in the README (Rosenbrock solver). The forward error of the solve is of the order of cond(W)
+times the unit round-off either way."""
+
+
+def _elimination_step(a, k, rows):
+    """Column `k` of Gauss-Jordan elimination on `[W | I]` (`a`, n x 2n): the row with the
+    largest entry at or below the diagonal becomes row k, is scaled to a unit pivot, and column
+    k is cleared from every other row. `k` may be traced (the loop form)."""
+    column = jnp.abs(a[:, k])
+    p = jnp.argmax(jnp.where(rows >= k, column, -1.0))
+    a = a[jnp.where(rows == k, p, jnp.where(rows == p, k, rows))]
+    pivot_row = a[k] / a[k, k]
+    a = a - a[:, k][:, None] * pivot_row[None, :]
+    return a.at[k].set(pivot_row)
+
+
+def _inverse(w, unroll_up_to):
+    """$W^{-1}$ by Gauss-Jordan elimination with partial pivoting, in XLA operations."""
+    n = w.shape[0]
+    a = jnp.concatenate([w, jnp.eye(n, dtype=w.dtype)], axis=1)
+    rows = jnp.arange(n)
+    if n <= unroll_up_to:
+        for k in range(n):
+            a = _elimination_step(a, k, rows)
+    else:
+        a = jax.lax.fori_loop(0, n, lambda k, a: _elimination_step(a, k, rows), a)
+    return a[:, n:]
 
 
 def _factorise(w, inverse_up_to):
-    """What `_apply` solves with: the LU factors of `w`, or its inverse for at most
-    `inverse_up_to` states."""
-    if w.shape[0] <= inverse_up_to:
-        return jnp.linalg.inv(w)
-    return jsl.lu_factor(w)
+    """What `_apply` solves with: $W^{-1}$ (`_inverse`; `inverse_up_to`: largest n unrolled)."""
+    return _inverse(w, inverse_up_to)
 
 
 def _apply(factors, b):
     """$W^{-1} b$ from `_factorise`'s result."""
-    if isinstance(factors, tuple):
-        return jsl.lu_solve(factors, b)
     return factors @ b
 
 
@@ -208,8 +231,9 @@ class Rodas5P(diffrax.AbstractAdaptiveSolver):
 
     Needs `diffrax.ODETerm` whose state is one array; the Jacobian is dense (`jax.jacfwd`).
     A step whose result is not finite reports an infinite error, so the step-size controller
-    rejects it and shrinks the step. `inverse_up_to`: systems of at most this many states solve
-    their stages with $W^{-1}$, larger ones with its LU factors (`EXPLICIT_INVERSE_UP_TO`).
+    rejects it and shrinks the step. `inverse_up_to`: systems of at most this many states form
+    $W^{-1}$ by an elimination unrolled into the program, larger ones by a loop
+    (`EXPLICIT_INVERSE_UP_TO`).
     """
 
     inverse_up_to: int = eqx.field(static=True, default=EXPLICIT_INVERSE_UP_TO)
