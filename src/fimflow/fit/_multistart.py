@@ -47,14 +47,9 @@ class FitOptions:
     - `ftol`, `xtol`, `gtol`: stopping tolerances (scipy's meanings for lbfgsb and trf; for
       trust_fim relative decrease, step and free-gradient, see `_trust_region.minimize`).
     - `batch_size`: starts advancing together, their model evaluations batched into one
-      vectorised call. Default 1 (each start alone; `threads` of them at once): a batch shares
-      the solver loop's overhead but waits for its slowest lane, and the lanes' costs differ
-      by one to two decades between starts. Measured on this 2-core machine
-      (`bench/batch_width.py`, `bench/multistart.py --batch-size`, one run each): identical rows,
-      width 4 gives 1.75 (Boehm_JProteomeRes2014), 1.53 (Fujita_SciSignal2010) and 0.85
-      (Zheng_PNAS2012) times the lanes per second of width 1; Boehm's 100 reference starts take
-      30.5 s at width 1 and 32.0 s at width 4 (15 at the optimum either way); Fujita's 40 take
-      far longer at width 4 (README, Fitting).
+      vectorised call. Default 1: a batch shares the solver loop's overhead but waits for its
+      slowest lane, and starts' costs differ by decades (Boehm_JProteomeRes2014, 100 starts:
+      30.5 s alone, 32.0 s in fours; Fujita_SciSignal2010 far slower in fours: README, Fitting).
     - `threads`: batches evaluated concurrently (one per CPU core; `None`: every core this
       process may use). Results do not depend on it.
     - `max_time_s`: wall-clock budget per start (`None`: none). A start still running when it

@@ -27,6 +27,7 @@ import sympy as sp
 
 from ._jax_math import UnsupportedExpression, check_expression
 from ._sbml_math import TIME, UnsupportedMath, ast_to_sympy, symbol
+from ._sbml_math import breakpoints as time_breakpoints
 
 
 class SBMLError(ValueError):
@@ -241,7 +242,7 @@ class _Reader:
             initial=initial,
             initial_order=tuple(initial_order),
             events=tuple(events),
-            breakpoints=_breakpoints(exprs, set(inputs)),
+            breakpoints=time_breakpoints(exprs, set(inputs)),
             species=tuple(s for s in species if s in states),
             entities=tuple(sorted(entities)),  # sorted: a stable repr (the compiled-program key)
             initially_assigned=tuple(sorted(v for v in initial_assignments if v in derived and v not in fluxes and v not in assignment)),
@@ -382,31 +383,3 @@ def _root_function(trigger) -> sp.Expr:
         "only relations (<, <=, >, >=) of expressions and and/or/not of them can be triggers "
         "(an equality or a constant never turns from false to true at a located time)."
     )
-
-
-def _time_root(difference, inputs):
-    """The time where `difference` (linear in `time`, coefficients of `inputs`) is zero, or None."""
-    difference = sp.expand(difference)
-    if TIME not in difference.free_symbols:
-        return None
-    slope = difference.coeff(TIME, 1)
-    offset = difference.coeff(TIME, 0)
-    if sp.expand(slope * TIME + offset - difference) != 0 or slope == 0:
-        return None  # not linear in time
-    if not {s.name for s in (slope.free_symbols | offset.free_symbols)} <= inputs:
-        return None
-    return -offset / slope
-
-
-def _breakpoints(exprs, inputs) -> tuple:
-    """Times at which a piecewise/relational switches: each relation whose sides differ by an
-    expression linear in `time` with coefficients of inputs only (`time < t0`, `time - 1799.99 < 0`,
-    `2*time >= k`; sympy rewrites only some of these as `time REL expr`)."""
-    points = []
-    for expr in exprs:
-        for node in sp.preorder_traversal(expr):
-            if isinstance(node, sp.core.relational.Relational):
-                root = _time_root(node.args[0] - node.args[1], inputs)
-                if root is not None and root not in points:
-                    points.append(root)
-    return tuple(points)

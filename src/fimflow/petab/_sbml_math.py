@@ -2,6 +2,7 @@
 
 Only the operators listed in `_FUNCTIONS`, `_RELATIONS` and the node kinds handled in
 `ast_to_sympy` are accepted; anything else raises `UnsupportedMath` naming the construct.
+`breakpoints` finds the times where `time`-dependent relations in such expressions switch.
 """
 
 import libsbml
@@ -146,3 +147,31 @@ def ast_to_sympy(node, functions: dict | None = None) -> sp.Expr:
         raise UnsupportedMath("`rateOf`")
     name = node.getName() or libsbml.formulaToL3String(node)
     raise UnsupportedMath(f"MathML element `{name}` (AST type {kind})")
+
+
+def time_root(difference, inputs):
+    """The time where `difference` (linear in `time`, coefficients of `inputs`) is zero, or None."""
+    difference = sp.expand(difference)
+    if TIME not in difference.free_symbols:
+        return None
+    slope = difference.coeff(TIME, 1)
+    offset = difference.coeff(TIME, 0)
+    if sp.expand(slope * TIME + offset - difference) != 0 or slope == 0:
+        return None  # not linear in time
+    if not {s.name for s in (slope.free_symbols | offset.free_symbols)} <= inputs:
+        return None
+    return -offset / slope
+
+
+def breakpoints(exprs, inputs) -> tuple:
+    """Times at which a piecewise/relational switches: each relation whose sides differ by an
+    expression linear in `time` with coefficients of inputs only (`time < t0`, `time - 1799.99 < 0`,
+    `2*time >= k`; sympy rewrites only some of these as `time REL expr`)."""
+    points = []
+    for expr in exprs:
+        for node in sp.preorder_traversal(expr):
+            if isinstance(node, sp.core.relational.Relational):
+                root = time_root(node.args[0] - node.args[1], inputs)
+                if root is not None and root not in points:
+                    points.append(root)
+    return tuple(points)
