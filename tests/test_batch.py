@@ -159,7 +159,9 @@ def test_lone_evaluations_give_bitwise_the_same_fit(monkeypatch):
     monkeypatch.setattr(_batch, "ISOLATE_MIN_S", -np.inf)
     monkeypatch.setattr(fimflow.fit._multistart, "BatchRunner", runner(0.0))
     mixed = fimflow.fit_multistart(problem, starts, objective=objective, options=options)
-    assert runners[0].n_alone == 0 and runners[1].n_alone > runners[1].n_batches
+    # how many evaluations run alone depends on thread timing (a lane left alone in its group runs
+    # one-lane batches, which are never split); that some do is what matters here
+    assert runners[0].n_alone == 0 and runners[1].n_alone > 0
     np.testing.assert_array_equal(mixed.x, batched.x)
     np.testing.assert_array_equal(mixed.nll, batched.nll)
     assert mixed.status == batched.status and set(batched.status) == {"converged"}
