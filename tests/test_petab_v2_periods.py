@@ -3,16 +3,12 @@ starts later than 0 (time-dependent dynamics and SBML time events around the sta
 pre-equilibration that fires the model's events on the way to its steady state and hands its
 triggers' values on to the simulation."""
 
-import equinox as eqx
-import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
 import fimflow
 from sbml_builder import petab_v2_problem, sbml
-
-TIGHT = fimflow.SolverConfig(rtol=1e-10, atol=1e-12)
+from test_sbml_events import TIGHT, simulate
 
 
 def obs(oid, formula):
@@ -29,16 +25,9 @@ def par(pid, nominal):
     return {"parameterId": pid, "lowerBound": 0, "upperBound": 10, "nominalValue": nominal, "estimate": "true"}
 
 
-@eqx.filter_jit
-def _predictions_and_jacobian(objective, theta):
-    return objective.predictions(theta)[0], jax.jacfwd(lambda t: objective.predictions(t)[0])(theta)
-
-
 def predictions(path):
-    problem = fimflow.load_petab(path)
-    objective = fimflow.Objective.from_problem(problem, TIGHT)
-    y, jac = _predictions_and_jacobian(objective, jnp.asarray(problem.parameters.nominal_theta()))
-    return problem, np.asarray(y), np.asarray(jac)
+    problem, _, y, jac = simulate(path, config=TIGHT)
+    return problem, y, jac
 
 
 def late_start_problem(tmp_path, measurements):

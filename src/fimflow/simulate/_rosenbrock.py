@@ -143,24 +143,14 @@ def _inverse(w, unroll_up_to):
     return a[:, n:]
 
 
-def _factorise(w, inverse_up_to):
-    """What `_apply` solves with: $W^{-1}$ (`_inverse`; `inverse_up_to`: largest n unrolled)."""
-    return _inverse(w, inverse_up_to)
-
-
-def _apply(factors, b):
-    """$W^{-1} b$ from `_factorise`'s result."""
-    return factors @ b
-
-
 @eqx.filter_custom_jvp
 def _w_solve(vf, factors, t, y, args, inv_hg, b):
-    """$x = W^{-1} b$, $W = $ `inv_hg` $I - \\partial_y f(t, y, args)$ given by `_factorise`'s `factors`.
+    """$x = W^{-1} b$, $W = $ `inv_hg` $I - \\partial_y f(t, y, args)$ given by its inverse `factors` (`_inverse`).
 
     `vf` is the right-hand side closure-converted (`eqx.filter_closure_convert`): whatever the
     vector field closes over (e.g. the last time point of a solve, batched across conditions)
     is an operand here, with its tangent, not a constant captured by the derivative rule."""
-    return _apply(factors, b)
+    return factors @ b
 
 
 @_w_solve.def_jvp
@@ -262,7 +252,7 @@ class Rodas5P(diffrax.AbstractAdaptiveSolver):
         frozen = jax.lax.stop_gradient((t0, y0, args, inv_hg, arrays))
         frozen_vf = eqx.combine(frozen[4], static)
         jac = jax.jacfwd(lambda y: frozen_vf(frozen[0], y, frozen[2]))(frozen[1])
-        factors = _factorise(frozen[3] * jnp.eye(y0.shape[0], dtype=y0.dtype) - jac, self.inverse_up_to)
+        factors = _inverse(frozen[3] * jnp.eye(y0.shape[0], dtype=y0.dtype) - jac, self.inverse_up_to)
         dfdt = jax.jvp(lambda t: vf(t, y0, args), (t0,), (jnp.ones_like(t0),))[1]
 
         def stage(stages, tableau):

@@ -159,7 +159,7 @@ def solve_condition(
     t0 = jax.lax.stop_gradient(jnp.asarray(model.start_time(theta), dtype=jnp.float64))
     y0 = model.initial_state(theta)
     ok = jnp.asarray(True)
-    with_events = bool(getattr(model, "n_events", 0)) and bool(getattr(model, "state_events", False))
+    with_events = _has_state_events(model)
     before = model.event_initial_values() if with_events else None
     if preequilibration is not None:
         theta_pre, use = preequilibration
@@ -185,13 +185,18 @@ def solve_condition(
     return ys, ok & ok_t & jnp.all(jnp.isfinite(ys) | early[:, None])
 
 
+def _has_state_events(model) -> bool:
+    """Whether the model's events are located by root finding (`integrate_with_state_events`)."""
+    return bool(getattr(model, "n_events", 0)) and bool(getattr(model, "state_events", False))
+
+
 def _integrate(model, theta, y0, ts, t0, t_end, config, before=None):
     """States at `ts` within [t0, t_end], stopping and restarting at time-triggered events."""
     if y0.shape[0] == 0:  # a model without states (observables of parameters only): nothing to integrate
         return jnp.zeros((ts.shape[0], 0)), jnp.asarray(True)
-    n_events = getattr(model, "n_events", 0)
-    if n_events and getattr(model, "state_events", False):
+    if _has_state_events(model):
         return integrate_with_state_events(model, theta, y0, ts, t_end, config, t0=t0, before=before)
+    n_events = getattr(model, "n_events", 0)
     if n_events == 0:
         solution = diffeqsolve(model, theta, y0, t0, t_end, diffrax.SaveAt(ts=ts), config)
         return solution.ys, solution.result == diffrax.RESULTS.successful
