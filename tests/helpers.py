@@ -8,6 +8,8 @@ import subprocess
 import sys
 import tempfile
 
+import equinox as eqx
+import jax
 import jax.numpy as jnp
 import numpy as np
 import yaml
@@ -16,6 +18,22 @@ import fimflow
 from fimflow import AbstractODEModel
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TIGHT = fimflow.SolverConfig(rtol=1e-10, atol=1e-12)
+
+
+@eqx.filter_jit
+def _predictions_and_jacobian(objective, theta):
+    return objective.predictions(theta)[0], jax.jacfwd(lambda t: objective.predictions(t)[0])(theta)
+
+
+def simulate_petab(path, theta=None, config=TIGHT):
+    """A PEtab problem's simulated measurements and their Jacobian w.r.t. the estimated
+    parameters (linear scale), at `theta` (default: nominal): problem, objective, y, jacobian."""
+    problem = fimflow.load_petab(path)
+    objective = fimflow.Objective.from_problem(problem, config)
+    theta = jnp.asarray(problem.parameters.nominal_theta() if theta is None else theta)
+    y, jac = _predictions_and_jacobian(objective, theta)
+    return problem, objective, np.asarray(y), np.asarray(jac)
 
 
 class Robertson(AbstractODEModel):

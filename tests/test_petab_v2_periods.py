@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import fimflow
+from helpers import TIGHT, simulate_petab
 from sbml_builder import petab_v2_problem, sbml
-from test_sbml_events import TIGHT, simulate
 
 
 def obs(oid, formula):
@@ -26,7 +26,7 @@ def par(pid, nominal):
 
 
 def predictions(path):
-    problem, _, y, jac = simulate(path, config=TIGHT)
+    problem, _, y, jac = simulate_petab(path, config=TIGHT)
     return problem, y, jac
 
 

@@ -4,28 +4,13 @@ central differences; several events, an event at the initial time, priorities an
 `useValuesFromTriggerTime`, and what fimflow refuses (steady states with such events)."""
 
 import equinox as eqx
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 import fimflow
+from helpers import simulate_petab
 from sbml_builder import measurement, parameter, petab_problem, sbml
-
-TIGHT = fimflow.SolverConfig(rtol=1e-10, atol=1e-12)
-
-
-@eqx.filter_jit
-def _predictions_and_jacobian(objective, theta):
-    return objective.predictions(theta)[0], jax.jacfwd(lambda t: objective.predictions(t)[0])(theta)
-
-
-def simulate(path, theta=None, config=TIGHT):
-    problem = fimflow.load_petab(path)
-    objective = fimflow.Objective.from_problem(problem, config)
-    theta = jnp.asarray(problem.parameters.nominal_theta() if theta is None else theta)
-    y, jac = _predictions_and_jacobian(objective, theta)
-    return problem, objective, np.asarray(y), np.asarray(jac)
 
 
 def obs(oid, formula):
@@ -58,7 +43,7 @@ def reset_closed_form(k, c, a, t):
 def test_a_state_triggered_reset_matches_its_closed_form_and_derivatives(tmp_path, method):
     times = np.array([1.0, 2.0, 2.5, 3.0, 4.5, 6.0, 10.0])
     config = fimflow.SolverConfig(rtol=1e-10, atol=1e-12, method=method)
-    problem, objective, y, jac = simulate(reset_problem(tmp_path, times), config=config)
+    problem, objective, y, jac = simulate_petab(reset_problem(tmp_path, times), config=config)
     assert problem.model.state_events
     value, jacobian, n = reset_closed_form(0.3, 0.5, 1.0, times)
     assert list(n) == [0, 0, 1, 1, 1, 2, 3]  # the test spans three firings
@@ -85,7 +70,7 @@ def test_several_events_state_and_time_triggered(tmp_path):
     path = petab_problem(tmp_path, model, observables=[obs("obs_A", "A"), obs("obs_B", "B")],
                          measurements=[measurement(o, t) for o in ("obs_A", "obs_B") for t in times],
                          parameters=[parameter("k", 0.3)])
-    _, _, y, jac = simulate(path)
+    _, _, y, jac = simulate_petab(path)
     k = 0.3
     after = times >= 5
     a = np.where(after, (np.exp(-5 * k) + 1) * np.exp(-k * (times - 5)), np.exp(-k * times))
@@ -105,7 +90,7 @@ def test_an_event_true_at_the_initial_time_fires_unless_its_initial_value_is_tru
     times = np.array([0.0, 1.0, 5.0])
     path = petab_problem(tmp_path, model, observables=[obs("obs_B", "B")],
                          measurements=[measurement("obs_B", t) for t in times], parameters=[parameter("k", 0.3)])
-    _, _, y, _ = simulate(path)
+    _, _, y, _ = simulate_petab(path)
     # A only falls: the trigger is never re-armed, so it fires at most once, at t = 0
     np.testing.assert_array_equal(y, np.zeros(3) if initial_value else np.full(3, 10.0))
 
@@ -121,7 +106,7 @@ def test_simultaneous_events_run_by_priority_with_values_from_their_trigger_time
                          ("add", "A > 1", {"C": "C + 5"}, {"priority": low})])
     path = petab_problem(tmp_path, model, observables=[obs("obs_C", "C")],
                          measurements=[measurement("obs_C", t) for t in (0.5, 2.0)], parameters=[parameter("k", 0.3)])
-    _, _, y, _ = simulate(path)
+    _, _, y, _ = simulate_petab(path)
     np.testing.assert_allclose(y, [1.0, 6.0 if first == "double" else 2.0], rtol=1e-12)
 
 
@@ -137,7 +122,7 @@ def test_an_event_that_resizes_a_compartment_keeps_the_amounts_of_its_species(tm
     path = petab_problem(tmp_path, model, observables=[obs("obs_S", "S"), obs("obs_N", "N"), obs("obs_cell", "cell")],
                          measurements=[measurement(o, t) for o in ("obs_S", "obs_N", "obs_cell") for t in times],
                          parameters=[parameter("k", 0.4), parameter("q", 0.5)])
-    _, _, y, jac = simulate(path)
+    _, _, y, jac = simulate_petab(path)
     k, after = 0.4, times >= 2
     s = np.where(after, np.exp(-2 * k) / 2 * np.exp(-k * (times - 2) / 2), np.exp(-k * times))
     ds = np.where(after, -(2 + (times - 2) / 2) * s, -times * s)

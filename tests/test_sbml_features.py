@@ -2,29 +2,13 @@
 amounts, function definitions, rules, initial assignments, steady states, pre-equilibration.
 Sensitivities (forward mode through the solver) against the closed-form derivatives."""
 
-import equinox as eqx
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 import fimflow
+from helpers import simulate_petab
 from sbml_builder import measurement, parameter, petab_problem, sbml
-
-TIGHT = fimflow.SolverConfig(rtol=1e-10, atol=1e-12)
-
-
-@eqx.filter_jit
-def _predictions_and_jacobian(objective, theta):
-    return objective.predictions(theta)[0], jax.jacfwd(lambda t: objective.predictions(t)[0])(theta)
-
-
-def simulate(path):
-    """Simulated measurements and their Jacobian w.r.t. the estimated parameters (linear scale)."""
-    problem = fimflow.load_petab(path)
-    objective = fimflow.Objective.from_problem(problem, TIGHT)
-    y, jac = _predictions_and_jacobian(objective, jnp.asarray(problem.parameters.nominal_theta()))
-    return problem, np.asarray(y), np.asarray(jac)
 
 
 def obs(oid, formula, noise="1"):
@@ -41,7 +25,7 @@ def test_time_triggered_event_restarts_the_integration(tmp_path):
     path = petab_problem(tmp_path, model, observables=[obs("obs_A", "A")],
                          measurements=[measurement("obs_A", t) for t in times],
                          parameters=[parameter("k", 0.3), parameter("t_dose", 5.0, upper=20), parameter("dose", 1.0, estimate=0)])
-    problem, y, jac = simulate(path)
+    problem, _, y, jac = simulate_petab(path)
     assert problem.parameter_ids == ("k", "t_dose")
     t, k, td = np.array(times), 0.3, 5.0
     after = t >= td
@@ -60,7 +44,7 @@ def test_time_dependent_piecewise_is_a_breakpoint(tmp_path):
     path = petab_problem(tmp_path, model, observables=[obs("obs_A", "A")],
                          measurements=[measurement("obs_A", t) for t in times],
                          parameters=[parameter("r", 2.0, estimate=0), parameter("t_b", 2.5, upper=10)])
-    problem, y, jac = simulate(path)
+    problem, _, y, jac = simulate_petab(path)
     assert len(problem.model.spec.breakpoints) == 1
     t = np.array(times)
     np.testing.assert_allclose(y, 2.0 * np.minimum(t, 2.5), rtol=1e-9)
@@ -81,9 +65,7 @@ def test_breakpoints_that_differ_between_conditions_with_sensitivities(tmp_path,
                          measurements=[measurement("obs_A", t, condition=c) for c, ts in times.items() for t in ts],
                          parameters=[parameter("r", 2.0)],
                          conditions=[{"conditionId": c, "t_b": v} for c, v in t_b.items()])
-    problem = fimflow.load_petab(path)
-    objective = fimflow.Objective.from_problem(problem, fimflow.SolverConfig(rtol=1e-10, atol=1e-12, method=method))
-    y, jac = _predictions_and_jacobian(objective, jnp.asarray(problem.parameters.nominal_theta()))
+    _, _, y, jac = simulate_petab(path, config=fimflow.SolverConfig(rtol=1e-10, atol=1e-12, method=method))
     t = np.array([t for ts in times.values() for t in ts])
     switch = np.array([t_b[c] for c, ts in times.items() for _ in ts])
     shape = np.sin(np.pi * np.minimum(t, switch)) / np.pi
@@ -100,7 +82,7 @@ def test_a_switch_written_as_any_linear_relation_of_time_is_a_breakpoint(tmp_pat
     times = [1.0, 2.0]
     path = petab_problem(tmp_path, model, observables=[obs("obs_A", "A")],
                          measurements=[measurement("obs_A", t) for t in times], parameters=[parameter("r", 1.0)])
-    problem, y, _ = simulate(path)
+    problem, _, y, _ = simulate_petab(path)
     breakpoints = np.asarray(problem.model.discontinuities(jnp.ones(1)))
     np.testing.assert_allclose(breakpoints, [1.25], rtol=1e-15)
     np.testing.assert_allclose(y, np.minimum(times, 1.25), rtol=1e-9)  # as for `time < t_b` above
@@ -116,9 +98,7 @@ def test_a_switch_at_the_last_time_point_does_not_stall_the_solver(tmp_path):
     path = petab_problem(tmp_path, model, observables=[obs("obs_A", "A")],
                          measurements=[measurement("obs_A", t) for t in times],
                          parameters=[parameter("r", 0.5), parameter("t_end", 4.0, estimate=0, upper=10)])
-    problem = fimflow.load_petab(path)
-    objective = fimflow.Objective.from_problem(problem, fimflow.SolverConfig(rtol=1e-10, atol=1e-12, max_steps=2000))
-    y, jac = _predictions_and_jacobian(objective, jnp.asarray(problem.parameters.nominal_theta()))
+    _, _, y, jac = simulate_petab(path, config=fimflow.SolverConfig(rtol=1e-10, atol=1e-12, max_steps=2000))
     t = np.array(times)
     np.testing.assert_allclose(np.asarray(y), np.exp(0.5 * t), rtol=1e-8)
     np.testing.assert_allclose(np.asarray(jac)[:, 0], t * np.exp(0.5 * t), rtol=1e-6)
@@ -136,7 +116,7 @@ def test_amounts_concentrations_and_compartment_sizes(tmp_path):
     path = petab_problem(tmp_path, model, observables=[obs("obs_X", "X"), obs("obs_Y", "Y")], measurements=rows,
                          parameters=[parameter("k", 0.5)],
                          conditions=[{"conditionId": "c0", "V": 2.0}, {"conditionId": "c1", "V": 4.0}])
-    _, y, jac = simulate(path)
+    _, _, y, jac = simulate_petab(path)
     t = np.array(times)
     decay = np.exp(-0.5 * t)
     expected = np.concatenate([2 * decay, 3 * decay, 1 * decay, 3 * decay])
@@ -160,7 +140,7 @@ def test_rules_functions_steady_state_and_preequilibration(tmp_path):
                          parameters=[parameter("k1", 0.8), parameter("k2", 0.6), parameter("a0", 0.5, estimate=0)],
                          conditions=[{"conditionId": "c0", "B": float("nan")}, {"conditionId": "pre", "B": float("nan")},
                                      {"conditionId": "c1", "B": 0.0}])
-    problem, y, jac = simulate(path)
+    problem, _, y, jac = simulate_petab(path)
     k1, k2 = 0.8, 0.6
     # c0: total = 2·a0 = 1 conserved; B_ss = k1/(k1+k2)
     b_ss = k1 / (k1 + k2)
