@@ -54,8 +54,7 @@ CASES = [
     ("yaml-two-models", replace(Y, "    location: model.xml\n", "    location: model.xml\n  other:\n    language: sbml\n    location: model.xml\n"), msg(IN_Y, r"exactly one model")),
     ("yaml-no-measurement-files", replace(Y, "measurement_files:\n- measurements.tsv\n", ""), msg(IN_Y, r"missing `measurement_files`")),
     ("measurement-before-experiment-start", set_cell(E, 4, "time", "0.5"), msg(IN_M, r"row 14, column `time`", r"before experiment 'e_dose' starts \(t = 0.5")),
-    # features outside what fimflow supports are refused by name, never simulated wrongly
-    ("unsupported-math-in-pre-equilibration", set_cell(C, 2, "targetValue", "0.1 * k1"), msg(IN_C, r"row 2, column `targetValue`", r"math in a pre-equilibration change is not supported")),
+    ("pre-equilibration-math-unknown-id", set_cell(C, 2, "targetValue", "0.1 * kk1"), msg(IN_C, r"row 2, column `targetValue`", r"\['kk1'\]")),
 ]
 
 

@@ -94,3 +94,32 @@ def test_a_pre_equilibration_fires_events_and_hands_on_its_triggers(tmp_path):
     k = 0.3
     np.testing.assert_allclose(y, [1 - np.exp(-k), 1, 2, 2, 1, 1, 1], rtol=1e-8)
     np.testing.assert_allclose(jac[0, 0], np.exp(-k), rtol=1e-6)  # dA(1)/dk = t e^(-kt)
+
+
+def test_math_in_a_pre_equilibration_change_is_applied_at_its_start_and_persists(tmp_path):
+    """dA/dt = s - r A from A = 1. The pre-equilibration sets `s = 2 s0` and `B = 3 s0` (math; at an
+    experiment's start v2 allows parameter-table ids and time only); its steady state is
+    A = 2 s0 / r. The simulation sets r = 2 and keeps s = 2 s0: A(t) = (2 s0 / r) e^{-2t} +
+    s0 (1 - e^{-2t}), B = 3 s0 throughout. An experiment without it keeps s = 1 and B = 0."""
+    model = sbml(species=[("A", 1.0, False, "concentration", "cell"), ("B", 0.0, False, "concentration", "cell")],
+                 parameters=[("r", 0.5, True), ("s", 1.0, True)], rate_rules=[("A", "s - r * A")])
+    times = [0.0, 0.5, 2.0, np.inf]
+    rows = [meas(o, e, t) for e in ("withpre", "plain") for o in ("obs_A", "obs_B") for t in times]
+    path = petab_v2_problem(
+        tmp_path, model, observables=[obs("obs_A", "A"), obs("obs_B", "B")], measurements=rows, parameters=[par("s0", 0.4)],
+        conditions=[{"conditionId": "pre", "targetId": "s", "targetValue": "2 * s0"},
+                    {"conditionId": "pre", "targetId": "B", "targetValue": "3 * s0"},
+                    {"conditionId": "go", "targetId": "r", "targetValue": 2.0}],
+        experiments=[{"experimentId": "withpre", "time": -np.inf, "conditionId": "pre"},
+                     {"experimentId": "withpre", "time": 0.0, "conditionId": "go"},
+                     {"experimentId": "plain", "time": 0.0, "conditionId": "go"}],
+    )
+    _, y, jac = predictions(path)
+    s0, r = 0.4, 0.5
+    decay = np.exp(-2 * np.array(times))
+    a_pre = (2 * s0 / r) * decay + s0 * (1 - decay)
+    a_plain = decay + 0.5 * (1 - decay)
+    expected = np.concatenate([a_pre, np.full(4, 3 * s0), a_plain, np.zeros(4)])
+    np.testing.assert_allclose(y, expected, rtol=1e-8, atol=1e-12)
+    d_pre = (2 / r) * decay + (1 - decay)
+    np.testing.assert_allclose(jac[:, 0], np.concatenate([d_pre, np.full(4, 3.0), np.zeros(8)]), rtol=1e-6, atol=1e-9)

@@ -7,7 +7,10 @@ assigns, for each entity some experiment changes there, the value of that experi
 chosen by the input `__period<k>_code` (0: the experiment changes nothing in this slot). So the
 compiled model holds one event per period slot, not one per experiment, and every experiment is
 a row of inputs like any other condition. Slot 0 fires at the simulation start and carries the
-first period's changes that are math (a number or a parameter id is a plain input, as in v1).
+first period's changes that are math (a number or a parameter id is a plain input, as in v1);
+slot `PRE` likewise the pre-equilibration's, at the pre-equilibration's start (its code is set
+in the pre-equilibration's inputs only, so it never fires in the simulation; a parameter it
+changes keeps that value into the simulation unless the simulation changes it again).
 
 Assignments of one slot are computed together from the values before the period starts (changes
 at the same time act simultaneously), and period events come before the model's own events at
@@ -29,9 +32,15 @@ from ._sbml_math import TIME, symbol
 from ._sbml_model import START_SUFFIX, START_TIME
 
 
+PRE = -1
+"""The slot of the pre-equilibration's changes that are math: it fires at the start of the
+pre-equilibration (its code is set in the pre-equilibration's inputs only)."""
+
+
 def slot_inputs(k: int) -> tuple[str, str]:
     """Names of the inputs of period slot `k`: its start time and its change code."""
-    return f"__period{k}_time", f"__period{k}_code"
+    name = "__preequilibration" if k == PRE else f"__period{k}"
+    return f"{name}_time", f"{name}_code"
 
 
 @dataclasses.dataclass
@@ -81,12 +90,14 @@ def with_periods(spec: SBMLSpec, slots: list, held: list, start_time: bool = Fal
             pieces = [(expr, sp.Eq(code, c)) for c, expr in entries]
             assignments.append((target, sp.Piecewise(*pieces, (symbol(target), True))))
         t = symbol(time_name)
-        # slot 0 fires at the start: found by root, its trigger is simply true where the experiment
-        # uses it (a root `time - start` would be at zero there, which does not count as true)
-        root = sp.Piecewise((sp.Integer(-1), sp.Eq(code, 0)), (sp.Integer(1), True)) if slot.k == 0 else TIME - t
+        # slot 0 fires at the start (the pre-equilibration's slot at the start of the
+        # pre-equilibration): found by root, its trigger is simply true where the experiment uses
+        # it (a root `time - start` would be at zero there, which does not count as true)
+        at_start = slot.k <= 0
+        root = sp.Piecewise((sp.Integer(-1), sp.Eq(code, 0)), (sp.Integer(1), True)) if at_start else TIME - t
         events.append(Event(
-            id=f"__period{slot.k}", root=root, time_expr=t, assignments=tuple(assignments),
-            initial_value=slot.k != 0,
+            id=time_name.removesuffix("_time"), root=root, time_expr=None if slot.k == PRE else t,
+            assignments=tuple(assignments), initial_value=not at_start,
         ))
     initial = dict(spec.initial)
     for p in held:

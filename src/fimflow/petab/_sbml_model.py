@@ -106,7 +106,8 @@ class SBMLModel(AbstractODEModel):
                 override = env[s + INITIAL_SUFFIX]
                 values.append(jnp.where(jnp.isnan(override), y[i], override))
             elif s in self.held:  # a held parameter takes this condition's value, as an input would
-                values.append(jnp.broadcast_to(env[s + START_SUFFIX], ()).astype(y.dtype))
+                start = jnp.broadcast_to(env[s + START_SUFFIX], ()).astype(y.dtype)
+                values.append(jnp.where(jnp.isnan(start), y[i], start))  # NaN: the value it ended with
             else:
                 values.append(y[i])
         return jnp.stack(values)

@@ -29,7 +29,7 @@ from .._errors import ProblemFileError
 from ..problem import MeasurementRows, build_problem
 from ._rows import _defaults, _measurement_rows, _number_or_id, _pack, _quiet_petab
 from ._observables import Observables, _text, parse_math_cell
-from ._periods import Slot, held_parameters, slot_inputs, with_periods
+from ._periods import PRE, Slot, held_parameters, slot_inputs, with_periods
 from ._sbml import SBMLError, read_sbml
 from ._sbml_math import TIME, symbol
 from ._sbml_model import START_SUFFIX, START_TIME, make_sbml_model
@@ -196,13 +196,14 @@ def _start_times(rows, experiments, path) -> dict:
 
 
 def _slots(entries, experiments, changes) -> list:
-    """The period slots: slot 0 holds first-period changes that are math, slot k >= 1 period k."""
+    """The period slots: slot `PRE` holds the pre-equilibration's changes that are math, slot 0
+    the first period's, slot k >= 1 period k."""
     slots: dict = {}
     for e in entries:
         if not e:
             continue
-        _, _, periods = experiments[e]
-        for k, (time, cids) in enumerate(periods):
+        pre, _, periods = experiments[e]
+        for k, (time, cids) in [(PRE, (-math.inf, pre))] + list(enumerate(periods)):
             todo = [c for c in changes.of(cids) if k > 0 or not changes.simple(c[1])]
             if not todo:
                 continue
@@ -216,19 +217,14 @@ def _slots(entries, experiments, changes) -> list:
 
 def _overridable(entries, experiments, changes, spec, held) -> list:
     """States whose start value a pre-equilibration or first-period change sets to a constant or
-    parameter (the v1 `<state>__initial` inputs), in model order. Math in a pre-equilibration
-    change is refused (the steady-state solve applies no events)."""
+    parameter (the v1 `<state>__initial` inputs), in model order (math goes to the slots)."""
     found = set()
     for e in entries:
         if not e:
             continue
         pre, _, periods = experiments[e]
         first = periods[0][1] if periods else []
-        for target, cell, row in changes.of(pre):
-            if not changes.simple(cell):
-                raise ProblemFileError(changes.path, f"`{_text(cell)}`: math in a pre-equilibration change is not supported "
-                                       "yet; give a number or a parameter id.", row=row, column=TARGET_VALUE)
-        for target, cell, row in changes.of(pre) + changes.of(first):
+        for target, cell, _ in changes.of(pre) + changes.of(first):
             is_state = target in spec.states and target not in held or target in spec.initially_assigned
             if is_state and changes.simple(cell):
                 found.add(target)
@@ -238,7 +234,7 @@ def _overridable(entries, experiments, changes, spec, held) -> list:
 
 def _experiment_vectors(eid, experiments, changes, slots, columns, held, base, start):
     """(index, value, has pre-equilibration, pre index, pre value) of one experiment's model
-    parameters. The pre-equilibration keeps every period slot off and starts at 0."""
+    parameters. The pre-equilibration keeps every period slot but `PRE` off and starts at 0."""
     base_index = np.array([b[0] for b in base])
     base_value = np.array([b[1] for b in base], dtype=np.float64)
     if not eid:
@@ -257,12 +253,18 @@ def _experiment_vectors(eid, experiments, changes, slots, columns, held, base, s
     apply(pre_index, pre_value, changes.of(pre_cids), states=True)
     index, value = base_index.copy(), base_value.copy()
     apply(index, value, changes.of(pre_cids), states=False)  # parameter changes persist past the pre-equilibration
+    for target, cell, _ in changes.of(pre_cids):
+        if target in held and not changes.simple(cell):  # math: the value it left (NaN: keep the state's)
+            index[columns[target]], value[columns[target]] = -1, math.nan
     if periods:
         apply(index, value, changes.of(periods[0][1]), states=True)
     for slot in slots:
         if eid in slot.codes:
             code, time = slot.codes[eid]
             time_name, code_name = slot_inputs(slot.k)
+            if slot.k == PRE:  # fires in the pre-equilibration only
+                pre_index[columns[code_name]], pre_value[columns[code_name]] = -1, code
+                continue
             for name, v in ((time_name, time), (code_name, code)):
                 index[columns[name]], value[columns[name]] = -1, v
     if START_TIME in columns:
