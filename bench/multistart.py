@@ -13,7 +13,7 @@ The fit runs with the workflow's defaults (threads: every core of this process) 
 a compilation cache, so its `wall_s` includes one cold compile (the whole study: `study_s`;
 the anchor's `study_s` is its model build plus its fit). `compile_s` and `compile_warm_s`
 (model loaded -> batch program compiled, ready to compute) are measured in fresh processes with
-an empty and a filled cache. A line per finished start goes to stderr.
+an empty and a filled cache. A line per finished start goes to stderr (with `--folder` too).
 
 Prints a table for humans, and as its last line one JSON object (`compile_s`, `wall_s`,
 `cpu_s`, `n_starts`, `n_converged`, `best_nll`, `s_per_converged_start`, …). With
@@ -298,10 +298,10 @@ def run_folder(args):
             if value is not None:
                 command += [flag, str(value)]
         command += ["--anchor"] if args.anchor else []
-        out = subprocess.run(command, capture_output=True, text=True)
-        lines = [x for x in out.stdout.strip().splitlines() if x.startswith("{")]
-        if out.returncode != 0 or not lines:
-            error = ([x for x in out.stderr.strip().splitlines() if x.strip()] or [f"exit status {out.returncode}"])[-1]
+        returncode, stdout, stderr = _run_passing_on_stderr(command)
+        lines = [x for x in stdout.strip().splitlines() if x.startswith("{")]
+        if returncode != 0 or not lines:
+            error = ([x for x in stderr if x.strip()] or [f"exit status {returncode}"])[-1]
             results.append({"problem": name, "status": "error", "error": error})
             print(f"{name}\t-\terror\t{error}", flush=True)
             continue
@@ -315,6 +315,21 @@ def run_folder(args):
             print(f"{name}\t{tool_row.get('tool')}\tok\t" + "\t".join("-" if c is None else f"{c:.6g}" for c in cells),
                   flush=True)
     print(json.dumps({"problems": results}))
+
+
+def _run_passing_on_stderr(command):
+    """Run `command`; its stderr (a line per finished start) goes on to ours as it comes, so a
+    long folder run can be followed. Returns the exit status, its stdout and its last stderr lines."""
+    with tempfile.TemporaryFile("w+") as stdout:
+        child = subprocess.Popen(command, stdout=stdout, stderr=subprocess.PIPE, text=True)
+        tail = []
+        for line in child.stderr:
+            sys.stderr.write(line)
+            sys.stderr.flush()
+            tail = (tail + [line.rstrip("\n")])[-20:]
+        child.wait()
+        stdout.seek(0)
+        return child.returncode, stdout.read(), tail
 
 
 if __name__ == "__main__":

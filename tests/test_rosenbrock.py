@@ -184,8 +184,10 @@ def test_the_stage_matrix_inverse_matches_lapack_to_its_condition(n, unroll_up_t
 
 def test_the_fit_kernel_calls_no_lapack(tmp_path):
     """jaxlib 0.10's batched LAPACK kernels can deadlock when two run at once (the fit's batch
-    groups): the fit's compiled evaluation must not contain them (a model with 41 states takes
-    the looped elimination, the PK model the unrolled one)."""
+    groups), and a program with them cannot be stored (`jax.export`): the fit's compiled
+    evaluation must not contain them (a model with 41 states takes the looped elimination, the
+    PK model the unrolled one; a state-triggered event is located by Newton's method on its
+    conditions, which lineax solved by QR before `TriggeredConditionNewton`)."""
     import equinox as eqx
 
     from fimflow.fit._multistart import kernel_function
@@ -198,7 +200,13 @@ def test_the_fit_kernel_calls_no_lapack(tmp_path):
                  reactions=[(f"r{i}", [f"A{i}"], [f"A{i + 1}"], f"k * A{i} * cell") for i in range(n - 1)])
     path = petab_problem(tmp_path, chain, observables=[{"observableId": "last", "observableFormula": f"A{n - 1}", "noiseFormula": "1"}],
                          measurements=[measurement("last", t) for t in (1.0, 2.0)], parameters=[parameter("k", 0.5)])
-    for problem in (load("pk_full"), fimflow.load_petab(path)):
+    switch = sbml(species=[("A", 1.0, False, "concentration", "cell")], parameters=[("k", 0.5, True), ("B", 0.0, False)],
+                  rate_rules=[("A", "-k * A")], events=[("low", "A < 0.5", {"B": "B + 1"})])
+    event_path = petab_problem(tmp_path / "event", switch, observables=[{"observableId": "b", "observableFormula": "B", "noiseFormula": "1"}],
+                               measurements=[measurement("b", t) for t in (1.0, 2.0)], parameters=[parameter("k", 0.5)])
+    with_event = fimflow.load_petab(event_path)
+    assert with_event.model.state_events
+    for problem in (load("pk_full"), fimflow.load_petab(path), with_event):
         objective = fimflow.Objective.from_problem(problem)
         points = np.tile(problem.parameters.nominal_theta(), (4, 1))
         text = eqx.filter_jit(kernel_function(objective, fimflow.FitOptions())).lower(objective, points).as_text()

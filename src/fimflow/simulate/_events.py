@@ -81,7 +81,7 @@ def _segments(model, theta, y0, ts, t0, t_end, before, config, steady):
     none = jnp.zeros(n, dtype=bool)
     before = model.event_initial_values() if before is None else before
     y, truth = fire_events(model, theta, t0, y0, before, none, config)
-    root_finder = optx.Newton(rtol=ROOT_RTOL, atol=ROOT_ATOL)
+    root_finder = TriggeredConditionNewton(optx.Newton(rtol=ROOT_RTOL, atol=ROOT_ATOL))
 
     def segment(carry):
         t, y, truth, ys, ok, count, _, _ = carry
@@ -162,6 +162,52 @@ def _next_stop(model, theta, y, t, t_end, truth, config, root_finder, steady=Fal
     found = stopped | (solution.result == diffrax.RESULTS.successful)
     t_stop = jnp.where(stopped, t_star, t_end)
     return jax.lax.stop_gradient((t_stop, crossed, rearmed, found, reached))
+
+
+class TriggeredConditionNewton(optx.AbstractRootFinder):
+    """Newton's method on the sum of an event's condition values, for `diffrax.Event`.
+
+    diffrax locates an event with a root finder on the list of its conditions' values, every one
+    zeroed but the one(s) that triggered, so their sum is the triggered condition. Newton on the
+    list itself is an m x 1 system that lineax solves by QR, a LAPACK call: not exportable
+    (`jax.export`, the program store refuses it) and open to the thread-pool deadlock described
+    at `fimflow.simulate._rosenbrock.EXPLICIT_INVERSE_UP_TO`. On the sum the system is 1 x 1,
+    which lineax solves as a division."""
+
+    newton: optx.Newton
+
+    @property
+    def rtol(self):
+        return self.newton.rtol
+
+    @property
+    def atol(self):
+        return self.newton.atol
+
+    @property
+    def norm(self):
+        return self.newton.norm
+
+    def init(self, fn, y, args, options, f_struct, aux_struct, tags):
+        dtype = jax.tree_util.tree_leaves(f_struct)[0].dtype
+        return self.newton.init(_summed(fn), y, args, options, jax.ShapeDtypeStruct((), dtype), aux_struct, tags)
+
+    def step(self, fn, y, args, options, state, tags):
+        return self.newton.step(_summed(fn), y, args, options, state, tags)
+
+    def terminate(self, fn, y, args, options, state, tags):
+        return self.newton.terminate(_summed(fn), y, args, options, state, tags)
+
+    def postprocess(self, fn, y, aux, args, options, state, tags, result):
+        return self.newton.postprocess(_summed(fn), y, aux, args, options, state, tags, result)
+
+
+def _summed(fn):
+    def summed(y, args):
+        out, aux = fn(y, args)
+        return sum(jax.tree_util.tree_leaves(out)), aux
+
+    return summed
 
 
 def _moving_event(model, theta, t_star, y_star, crossed):
