@@ -41,6 +41,23 @@ def test_a_stored_program_gives_the_traced_numbers_and_is_not_traced_again(store
         np.testing.assert_allclose(np.asarray(b), a, rtol=1e-13, atol=1e-13 * np.max(np.abs(a)))
 
 
+def test_a_program_jax_cannot_store_runs_unstored(store, monkeypatch):
+    """`jax.export` refuses some programs (a custom call without compatibility guarantees, such
+    as LAPACK's): the study goes on with the traced program, and nothing is stored."""
+    problem = load("pk_fixed_dose")
+    objective = fimflow.Objective.from_problem(problem)
+    thetas = fimflow.latin_hypercube_starts(problem, 2, seed=2)
+
+    def refuse(*args, **kwargs):
+        raise ValueError("Cannot serialize code with custom calls whose targets have no compatibility guarantees.")
+
+    monkeypatch.setattr(_programs.jax.export, "export", refuse)
+    got = _programs.stored_program("fisher", _batch_fisher, objective, thetas)(thetas)
+    for a, b in zip(_batch_fisher(objective, thetas), got):
+        np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-13, atol=1e-13 * np.max(np.abs(np.asarray(a))))
+    assert not list(store.glob("*.jaxexport"))
+
+
 @pytest.mark.parametrize("stored", [True, False])
 def test_a_repeated_call_in_one_process_reuses_its_program(stored, tmp_path, monkeypatch):
     """A loop of `stored_call`s (a prediction profile's steps) neither traces, deserialises nor

@@ -134,7 +134,11 @@ def _load_or_trace(name, function, pytree, example, store, code, key) -> Callabl
     if exported is None:
         _log.info("tracing %s: no stored program for these inputs and this code (%s)", name,
                   ", ".join(f"{m} {f}" for m, f in code.items()) or "fimflow only")
-        exported = jax.export.export(compiled)(spec)
+        try:
+            exported = jax.export.export(compiled)(spec)
+        except ValueError as error:  # jax cannot serialise it (a custom call without compatibility guarantees)
+            _log.warning("%s: not stored, it runs traced in this process (%s)", name, str(error).splitlines()[0])
+            return compiled
         try:
             with atomic_path(path) as tmp, open(tmp, "wb") as handle:
                 handle.write(exported.serialize())
