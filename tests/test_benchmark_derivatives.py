@@ -174,6 +174,23 @@ def test_gradient_matches_amici_reference(name):
     assert error <= RELATIVE, error
 
 
+BATCHED = "Fujita_SciSignal2010"  # six conditions
+
+
+@pytest.mark.skipif(BATCHED not in with_reference("grad"), reason=f"no reference gradient of {BATCHED}")
+def test_gradient_with_conditions_batched_matches_amici_reference():
+    """The other way of solving a problem's conditions (`SolverConfig(conditions="batched")`, one
+    vectorised solve; the default solves them one after another): the same criterion."""
+    p = problem(BATCHED)
+    config = tolerance(BATCHED)
+    batched = fimflow.Objective.from_problem(p, fimflow.SolverConfig(rtol=config.rtol, atol=config.atol, conditions="batched"))
+    gradient = np.asarray(_first_order_program(batched, jnp.asarray(p.parameters.nominal_theta()))["gradient"])
+    expected = reference_gradient(p)["grad_nll"].to_numpy()
+    error = np.linalg.norm(gradient - expected) / np.linalg.norm(expected)
+    print(f"{BATCHED}, conditions batched: ||g - g_ref|| = {error:.2e} ||g_ref||")
+    assert error <= RELATIVE, error
+
+
 def assert_spectrum_matches(matrix, reference):
     """The criteria of issue 15 for a symmetric matrix against its reference, with λmax the
     reference's largest eigenvalue: every reference eigenvalue λ_i >= 1e-6 λmax matched (in

@@ -148,11 +148,19 @@ class Objective(eqx.Module):
     def _solve(self, theta, thetas):
         steady = self.steady_state_times
         if self.preequilibration is None:
-            return jax.vmap(lambda p, ts: solve_condition(self.model, p, ts, self.config, None, steady))(thetas, self.times)
+            return self._over_conditions(lambda p, ts: solve_condition(self.model, p, ts, self.config, None, steady),
+                                         thetas, self.times)
         pre = _select(self.parameters_linear(theta), self.preequilibration_parameter_index, self.preequilibration_parameter_value)
-        return jax.vmap(
-            lambda p, ts, q, use: solve_condition(self.model, p, ts, self.config, (q, use), steady)
-        )(thetas, self.times, pre, self.preequilibration)
+        return self._over_conditions(
+            lambda p, ts, q, use: solve_condition(self.model, p, ts, self.config, (q, use), steady),
+            thetas, self.times, pre, self.preequilibration)
+
+    def _over_conditions(self, solve, *per_condition):
+        """`solve` of every condition (the leading axis of `per_condition`), one after another
+        or as one vectorised solve (`SolverConfig.conditions`)."""
+        if self.config.conditions == "batched":
+            return jax.vmap(solve)(*per_condition)
+        return jax.lax.map(lambda args: solve(*args), per_condition)
 
     def condition_curve(self, theta, condition, times) -> tuple[Float[Array, "n_times n_states"], Float[Array, "n_times n_obs"], Bool[Array, ""]]:
         """States and observables of one condition at other `times` (sorted, finite), e.g.
@@ -181,7 +189,7 @@ class Objective(eqx.Module):
 
     def curves(self, theta, times) -> tuple[Float[Array, "n_conditions n_times n_states"], Float[Array, "n_conditions n_times n_obs"], Bool[Array, " n_conditions"]]:
         """`condition_curve` of every condition; `times` is `(n_conditions, n_times)`."""
-        return jax.vmap(lambda c, ts: self.condition_curve(theta, c, ts))(jnp.arange(times.shape[0]), times)
+        return self._over_conditions(lambda c, ts: self.condition_curve(theta, c, ts), jnp.arange(times.shape[0]), times)
 
     def predictions_and_noise(self, theta) -> tuple[Float[Array, " n_meas"], Float[Array, " n_meas"], Bool[Array, ""]]:
         """Simulated value (untransformed) and noise scale of every measurement, and whether all

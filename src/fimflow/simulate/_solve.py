@@ -33,6 +33,9 @@ class SolverConfig(eqx.Module):
       factorisation per step, no Newton iterations, sensitivities solved with the same LU), or
       `"auto"` (default): the solver the collection bench shows best, `AUTO_METHOD`, for
       models of every size (see there for the figures).
+    - `conditions`: how the conditions of a problem are solved: `"sequential"` (default), one
+      after another, each with its own steps, or `"batched"`, all at once as one vectorised
+      solve (see `CONDITIONS` for why sequential is the default).
 
     Why Newton and not diffrax's default chord iteration (one Jacobian per step): on
     Boehm_JProteomeRes2014 at rtol 1e-8 the chord iteration fails to converge on half the steps
@@ -52,6 +55,7 @@ class SolverConfig(eqx.Module):
     solver: diffrax.AbstractSolver | None = None
     newton_atol: float | None = eqx.field(static=True, default=None)
     method: str = eqx.field(static=True, default="auto")
+    conditions: str = eqx.field(static=True, default="sequential")
 
     def make_solver(self) -> diffrax.AbstractSolver:
         """The diffrax solver these settings name (the same for every model size)."""
@@ -70,12 +74,22 @@ class SolverConfig(eqx.Module):
             raise ValueError(f"`newton_atol` must be > 0, got {self.newton_atol}.")
         if self.method not in METHODS:
             raise ValueError(f"`method` must be one of {list(METHODS)}, got {self.method!r}.")
+        if self.conditions not in CONDITIONS:
+            raise ValueError(f"`conditions` must be one of {list(CONDITIONS)}, got {self.conditions!r}.")
         if self.max_steps < 1:
             raise ValueError(f"`max_steps` must be >= 1, got {self.max_steps}.")
 
 
 METHODS = ("auto", "kvaerno5", "rodas5p")
 """The solvers `SolverConfig.method` names."""
+
+CONDITIONS = ("sequential", "batched")
+"""How `SolverConfig.conditions` may solve a problem's conditions. Sequential is the default: a
+batched (vectorised) solve steps every condition until the last one is done, and a vectorised
+step evaluates both branches of every test it makes (accept or reject, an event or not); with
+forward sensitivities all of that is carried by every parameter tangent. Measured in one run on
+this machine (one core, nominal parameters, `bench/conditions.py`), NLL + gradient per call,
+batched -> sequential: PLACEHOLDER"""
 
 AUTO_METHOD = "rodas5p"
 """What `method="auto"` takes, for every model size: Rodas5P. Measured in one run on this 2-core
