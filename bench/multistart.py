@@ -23,8 +23,10 @@ minutes) and prints the ratio of every figure, measured in the same run; the JSO
 carries the anchor's figures under `"anchor"` (the same keys). `--max-time` is the same
 wall-clock budget per start for both tools (fides' `maxtime`). `--folder DIR` runs every PEtab
 problem under DIR this way (a process each) and prints one table: failed and converged starts,
-best NLL, wall, CPU and per-call times of each tool, then a JSON line of all. Run it alone: the
-machine's cores are shared and timings are noisy.
+best NLL, wall, CPU and per-call times of each tool, then a JSON line of all. `--side-by-side`
+runs the two tools at once, each pinned to a core of its own (fimflow's fit with one thread, as
+the anchor's): half the wall time on a 2-core machine, and each tool's figures are one core's.
+Run it alone: the machine's cores are shared and timings are noisy.
 """
 
 import argparse
@@ -91,7 +93,8 @@ def steady(fn, *args, repeat=20):  # the anchor takes the same minimum of 20 cal
 
 def fit_options(args):
     """The workflow's defaults, or the optimiser and batch size asked for."""
-    overrides = {"method": args.method, "batch_size": args.batch_size, "max_time_s": args.max_time}
+    overrides = {"method": args.method, "batch_size": args.batch_size, "max_time_s": args.max_time,
+                 "threads": 1 if getattr(args, "side_by_side", False) else None}
     return fimflow.FitOptions(**{k: v for k, v in overrides.items() if v is not None})
 
 
@@ -184,7 +187,8 @@ def per_converged(row):
 ANCHOR_VENV = os.path.join(HERE, ".anchor-venv")
 
 
-def run_anchor(args, starts_csv):
+def start_anchor(args, starts_csv, cpu=None):
+    """The anchor's study as a running process (pinned to core `cpu` if given)."""
     python = os.path.join(ANCHOR_VENV, "bin", "python")
     env = dict(os.environ, PATH=os.path.join(ANCHOR_VENV, "bin") + os.pathsep + os.environ["PATH"])
     if not os.path.isfile(python):
@@ -196,10 +200,16 @@ def run_anchor(args, starts_csv):
                        env=env)
     command = [python, os.path.join(HERE, "anchor_pypesto.py"), args.problem, starts_csv]
     command += [] if args.max_time is None else [str(args.max_time)]
-    out = subprocess.run(command, capture_output=True, text=True, env=env)
-    if out.returncode != 0:
-        raise RuntimeError(f"the anchor failed:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    pin = None if cpu is None else (lambda: os.sched_setaffinity(0, {cpu}))
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=pin)
+
+
+def finish_anchor(process):
+    stdout, stderr = process.communicate()
+    if process.returncode != 0:
+        raise RuntimeError(f"the anchor failed:\n{stderr[-3000:]}")
+    return json.loads(stdout.strip().splitlines()[-1])
 
 
 FIGURES = ["compile_s", "compile_warm_s", "study_s", "wall_s", "cpu_s", "n_converged", "s_per_converged_start", "best_nll",
@@ -232,9 +242,16 @@ def main():
     parser.add_argument("--max-time", type=float, help="wall-clock budget per start in seconds (default: none); "
                         "a start still running then ends as 'max_time' at its lowest point")
     parser.add_argument("--anchor", action="store_true", help="also run pyPESTO+AMICI+fides on the same starts")
+    parser.add_argument("--side-by-side", action="store_true",
+                        help="with --anchor: run both tools at once, each on one core of its own (fimflow with one "
+                        "thread, the anchor as always single-threaded), instead of one after the other")
     parser.add_argument("--compile-only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--cache", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.side_by_side and not args.anchor:
+        parser.error("--side-by-side needs --anchor")
+    if args.side_by_side and len(os.sched_getaffinity(0)) < 2:
+        parser.error("--side-by-side needs two cores")
     if args.folder:
         if args.problem:
             parser.error("give either PROBLEM_YAML or --folder DIR")
@@ -250,13 +267,19 @@ def main():
     name = problem_id(args.problem)
     problem = fimflow.load_problem(args.problem)
     starts, origin = start_points(problem, name, args.n_starts, args.seed)
-    row, nlls = run_fimflow(args, problem, starts, origin)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "starts.csv")
+        pd.DataFrame(starts, columns=problem.parameter_ids).to_csv(path, index_label="start")
+        anchor_process = None
+        if args.side_by_side:  # each tool on a core of its own, at the same time
+            anchor_process = start_anchor(args, path, cpu=0)
+            os.sched_setaffinity(0, {1})
+        row, nlls = run_fimflow(args, problem, starts, origin)
+        if args.anchor and anchor_process is None:
+            anchor_process = start_anchor(args, path)
+        anchor = finish_anchor(anchor_process) if anchor_process is not None else None
     runs = [(row, nlls)]
-    if args.anchor:
-        with tempfile.TemporaryDirectory() as tmp:
-            path = os.path.join(tmp, "starts.csv")
-            pd.DataFrame(starts, columns=problem.parameter_ids).to_csv(path, index_label="start")
-            anchor = run_anchor(args, path)
+    if anchor is not None:
         anchor_nlls = np.asarray(anchor.pop("nlls"), dtype=np.float64)
         anchor["study_s"] = anchor["compile_s"] + anchor["wall_s"]  # its fit excludes the model build
         runs.append((dict(anchor, tool="pypesto+amici+fides"), anchor_nlls))
@@ -298,6 +321,7 @@ def run_folder(args):
             if value is not None:
                 command += [flag, str(value)]
         command += ["--anchor"] if args.anchor else []
+        command += ["--side-by-side"] if args.side_by_side else []
         returncode, stdout, stderr = _run_passing_on_stderr(command)
         lines = [x for x in stdout.strip().splitlines() if x.startswith("{")]
         if returncode != 0 or not lines:
