@@ -17,7 +17,6 @@ import functools
 import json
 import os
 import sys
-import time
 
 os.environ.setdefault("EQX_ON_ERROR", "nan")
 
@@ -30,24 +29,14 @@ jax.config.update("jax_enable_x64", True)
 import fimflow  # noqa: E402
 from fimflow.fit._multistart import batch_kernel  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from multistart import steady, timed  # noqa: E402  (the same timing as the multistart bench)
+
 MODES = ("batched", "sequential")
 
 
-def fastest(f, x, calls):
-    """(seconds of the first call: compile and run, fastest of `calls` later calls, the result)."""
-    start = time.perf_counter()
-    out = jax.block_until_ready(f(x))
-    first = time.perf_counter() - start
-    best = np.inf
-    for _ in range(calls):
-        start = time.perf_counter()
-        jax.block_until_ready(f(x))
-        best = min(best, time.perf_counter() - start)
-    return first, best, out
-
-
 def measure(path, calls):
-    problem = fimflow.load_problem(path) if path.endswith("problem.yaml") else fimflow.load_petab(path)
+    problem = fimflow.load_problem(path)
     x = problem.parameters.nominal_theta()
     x = np.where(np.isfinite(x), x, 0.0)
     row = {"problem": problem.id, "n_conditions": len(problem.condition_ids), "n_states": len(problem.model.state_names)}
@@ -55,10 +44,11 @@ def measure(path, calls):
     for mode in MODES:
         objective = fimflow.Objective.from_problem(problem, fimflow.SolverConfig(conditions=mode))
         evaluate = batch_kernel(objective, fimflow.FitOptions())
-        first, best, out = fastest(evaluate, x[None, :], calls)
-        row[f"{mode}_fit_call_ms"], row[f"{mode}_fit_first_s"] = 1e3 * best, first
+        out, row[f"{mode}_fit_first_s"] = timed(evaluate, x[None, :])  # compile and run
+        row[f"{mode}_fit_call_ms"] = 1e3 * steady(evaluate, x[None, :], repeat=calls)
         nll = functools.partial(eqx.filter_jit(lambda o, t: o.nll(t)), objective)
-        row[f"{mode}_nll_ms"] = 1e3 * fastest(nll, x, calls)[1]
+        timed(nll, x)
+        row[f"{mode}_nll_ms"] = 1e3 * steady(nll, x, repeat=calls)
         outputs[mode] = [np.asarray(leaf, dtype=float) for leaf in jax.tree_util.tree_leaves(out)
                          if np.issubdtype(np.asarray(leaf).dtype, np.floating)]
     row["max_rel_difference"] = max(  # per output array, relative to its largest entry

@@ -92,9 +92,9 @@ def steady(fn, *args, repeat=20):  # the anchor takes the same minimum of 20 cal
 
 
 def fit_options(args):
-    """The workflow's defaults, or the optimiser and batch size asked for."""
+    """The workflow's defaults, or the optimiser and batch size asked for (one thread side by side)."""
     overrides = {"method": args.method, "batch_size": args.batch_size, "max_time_s": args.max_time,
-                 "threads": 1 if getattr(args, "side_by_side", False) else None}
+                 "threads": 1 if args.side_by_side else None}
     return fimflow.FitOptions(**{k: v for k, v in overrides.items() if v is not None})
 
 
@@ -272,8 +272,9 @@ def main():
         pd.DataFrame(starts, columns=problem.parameter_ids).to_csv(path, index_label="start")
         anchor_process = None
         if args.side_by_side:  # each tool on a core of its own, at the same time
-            anchor_process = start_anchor(args, path, cpu=0)
-            os.sched_setaffinity(0, {1})
+            anchor_core, own_core = sorted(os.sched_getaffinity(0))[:2]
+            anchor_process = start_anchor(args, path, cpu=anchor_core)
+            os.sched_setaffinity(0, {own_core})
         row, nlls = run_fimflow(args, problem, starts, origin)
         if args.anchor and anchor_process is None:
             anchor_process = start_anchor(args, path)

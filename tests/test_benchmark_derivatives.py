@@ -17,6 +17,7 @@ each problem's derivatives come from one program, run once for all tests of this
 (`derivatives`).
 """
 
+import dataclasses
 import functools
 
 import equinox as eqx
@@ -182,8 +183,7 @@ def test_gradient_with_conditions_batched_matches_amici_reference():
     """The other way of solving a problem's conditions (`SolverConfig(conditions="batched")`, one
     vectorised solve; the default solves them one after another): the same criterion."""
     p = problem(BATCHED)
-    config = tolerance(BATCHED)
-    batched = fimflow.Objective.from_problem(p, fimflow.SolverConfig(rtol=config.rtol, atol=config.atol, conditions="batched"))
+    batched = fimflow.Objective.from_problem(p, dataclasses.replace(tolerance(BATCHED), conditions="batched"))
     gradient = np.asarray(_first_order_program(batched, jnp.asarray(p.parameters.nominal_theta()))["gradient"])
     expected = reference_gradient(p)["grad_nll"].to_numpy()
     error = np.linalg.norm(gradient - expected) / np.linalg.norm(expected)

@@ -159,7 +159,7 @@ class Objective(eqx.Module):
         """`solve` of every condition (the leading axis of `per_condition`), one after another
         or as one vectorised solve (`SolverConfig.conditions`; a single condition is solved
         vectorised either way, which spares the loop's few percent)."""
-        if self.config.conditions == "batched" or jax.tree_util.tree_leaves(per_condition)[0].shape[0] == 1:
+        if self.config.conditions == "batched" or per_condition[0].shape[0] == 1:
             return jax.vmap(solve)(*per_condition)
         return jax.lax.map(lambda args: solve(*args), per_condition)
 
