@@ -201,12 +201,18 @@ def start_anchor(args, starts_csv, cpu=None):
     command = [python, os.path.join(HERE, "anchor_pypesto.py"), args.problem, starts_csv]
     command += [] if args.max_time is None else [str(args.max_time)]
     pin = None if cpu is None else (lambda: os.sched_setaffinity(0, {cpu}))
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                            preexec_fn=pin)
+    # its output goes to files beside the starts, not pipes: a pipe nobody reads while fimflow
+    # runs (--side-by-side) fills with the model build's log and stops the anchor
+    folder = os.path.dirname(starts_csv)
+    with open(os.path.join(folder, "anchor.out"), "w") as out, open(os.path.join(folder, "anchor.err"), "w") as err:
+        return subprocess.Popen(command, stdout=out, stderr=err, text=True, env=env, preexec_fn=pin)
 
 
-def finish_anchor(process):
-    stdout, stderr = process.communicate()
+def finish_anchor(process, starts_csv):
+    process.wait()
+    folder = os.path.dirname(starts_csv)
+    with open(os.path.join(folder, "anchor.out")) as out, open(os.path.join(folder, "anchor.err")) as err:
+        stdout, stderr = out.read(), err.read()
     if process.returncode != 0:
         raise RuntimeError(f"the anchor failed:\n{stderr[-3000:]}")
     return json.loads(stdout.strip().splitlines()[-1])
@@ -278,7 +284,7 @@ def main():
         row, nlls = run_fimflow(args, problem, starts, origin)
         if args.anchor and anchor_process is None:
             anchor_process = start_anchor(args, path)
-        anchor = finish_anchor(anchor_process) if anchor_process is not None else None
+        anchor = finish_anchor(anchor_process, path) if anchor_process is not None else None
     runs = [(row, nlls)]
     if anchor is not None:
         anchor_nlls = np.asarray(anchor.pop("nlls"), dtype=np.float64)
