@@ -34,6 +34,17 @@ def set_tolerances(solver, *, rtol, atol):
         setter(value)
 
 
+def amici_objective(objective):
+    """The AMICI objective itself: pyPESTO wraps it with the prior's objective where the problem has priors."""
+    if hasattr(objective, "amici_solver"):
+        return objective
+    for part in getattr(objective, "_objectives", ()):
+        found = amici_objective(part)
+        if found is not None:
+            return found
+    return None
+
+
 def main():
     yaml_path, starts_csv = sys.argv[1:3]
     max_time_s = float(sys.argv[3]) if len(sys.argv) > 3 else None
@@ -47,7 +58,7 @@ def main():
         importer = pypesto.petab.PetabImporter(petab_problem, output_folder=output)
         problem = importer.create_problem()
         compile_s = time.perf_counter() - tic
-        solver = problem.objective.amici_solver
+        solver = amici_objective(problem.objective).amici_solver
         set_tolerances(solver, rtol=1e-8, atol=1e-16)
         # the estimated parameters in the problem's order, on the estimation scale
         starts = pd.read_csv(starts_csv).set_index("start")[list(petab_problem.x_free_ids)].to_numpy()
