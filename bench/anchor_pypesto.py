@@ -58,7 +58,10 @@ def main():
         importer = pypesto.petab.PetabImporter(petab_problem, output_folder=output)
         problem = importer.create_problem()
         compile_s = time.perf_counter() - tic
-        solver = amici_objective(problem.objective).amici_solver
+        amici = amici_objective(problem.objective)
+        if amici is None:
+            raise SystemExit(f"no AMICI objective in pyPESTO's {type(problem.objective).__name__} for {yaml_path}")
+        solver = amici.amici_solver
         set_tolerances(solver, rtol=1e-8, atol=1e-16)
         # the estimated parameters in the problem's order, on the estimation scale
         starts = pd.read_csv(starts_csv).set_index("start")[list(petab_problem.x_free_ids)].to_numpy()
