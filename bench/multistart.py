@@ -201,17 +201,23 @@ def start_anchor(args, starts_csv, cpu=None):
     command = [python, os.path.join(HERE, "anchor_pypesto.py"), args.problem, starts_csv]
     command += [] if args.max_time is None else [str(args.max_time)]
     pin = None if cpu is None else (lambda: os.sched_setaffinity(0, {cpu}))
-    # its output goes to files beside the starts, not pipes: a pipe nobody reads while fimflow
-    # runs (--side-by-side) fills with the model build's log and stops the anchor
-    folder = os.path.dirname(starts_csv)
-    with open(os.path.join(folder, "anchor.out"), "w") as out, open(os.path.join(folder, "anchor.err"), "w") as err:
+    out_path, err_path = anchor_output(starts_csv)
+    with open(out_path, "w") as out, open(err_path, "w") as err:
         return subprocess.Popen(command, stdout=out, stderr=err, text=True, env=env, preexec_fn=pin)
+
+
+def anchor_output(starts_csv):
+    """The anchor's stdout and stderr files, beside its start points. Files, not pipes: a pipe
+    nobody reads while fimflow runs (--side-by-side) fills with the model build's log and stops
+    the anchor."""
+    folder = os.path.dirname(starts_csv)
+    return os.path.join(folder, "anchor.out"), os.path.join(folder, "anchor.err")
 
 
 def finish_anchor(process, starts_csv):
     process.wait()
-    folder = os.path.dirname(starts_csv)
-    with open(os.path.join(folder, "anchor.out")) as out, open(os.path.join(folder, "anchor.err")) as err:
+    out_path, err_path = anchor_output(starts_csv)
+    with open(out_path) as out, open(err_path) as err:
         stdout, stderr = out.read(), err.read()
     if process.returncode != 0:
         raise RuntimeError(f"the anchor failed:\n{stderr[-3000:]}")
