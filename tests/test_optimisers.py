@@ -127,7 +127,7 @@ def test_a_fit_by_name_is_the_fit_by_object(name):
 
 
 def test_status_is_its_plain_string():
-    assert [s.value for s in Status] == ["converged", "max_iterations", "max_time", "failed"]
+    assert [s.value for s in Status] == ["converged", "stalled", "max_iterations", "max_time", "failed"]
     for status in Status:
         assert status == status.value and str(status) == status.value and f"{status}" == status.value
         assert f"{status:>16}" == f"{status.value:>16}" and "%s" % status == status.value
@@ -143,7 +143,7 @@ def _result(status):
         start_index=np.arange(n),
         x0=np.zeros((n, 2)),
         x=np.ones((n, 2)),
-        nll=np.array([-1.5, 2.0, 3.0, np.nan][:n]),
+        nll=np.array([-1.5, 2.0, 3.0, 4.0, np.nan][:n]),
         status=status,
         message=tuple(f"message {i}" for i in range(n)),
         n_iterations=np.arange(n),
@@ -156,7 +156,7 @@ def test_status_round_trips_through_the_starts_table(tmp_path):
     write_multistart(tmp_path / "starts.tsv", result)
     text = (tmp_path / "starts.tsv").read_text()
     assert "Status." not in text and "CONVERGED" not in text
-    assert [line.split("\t")[1] for line in text.splitlines()] == ["status", "converged", "max_iterations", "max_time", "failed"]
+    assert [line.split("\t")[1] for line in text.splitlines()] == ["status", "converged", "stalled", "max_iterations", "max_time", "failed"]
     back = read_multistart(tmp_path / "starts.tsv")
     assert back.status == tuple(Status) and all(type(s) is Status for s in back.status)
     # plain strings are taken as statuses, and the table is the same byte for byte
@@ -167,10 +167,10 @@ def test_status_round_trips_through_the_starts_table(tmp_path):
 
 
 def test_an_unknown_status_is_refused(tmp_path):
-    with pytest.raises(ValueError, match="stalled"):
-        _result(("converged", "stalled"))
+    with pytest.raises(ValueError, match="crawled"):
+        _result(("converged", "crawled"))
     write_multistart(tmp_path / "starts.tsv", _result(("converged", "failed")))
-    text = (tmp_path / "starts.tsv").read_text().replace("\tfailed\t", "\tstalled\t")
+    text = (tmp_path / "starts.tsv").read_text().replace("\tfailed\t", "\tcrawled\t")
     (tmp_path / "starts.tsv").write_text(text)
-    with pytest.raises(ValueError, match=r"unknown start status\(es\) \['stalled'\]; known: \['converged'"):
+    with pytest.raises(ValueError, match=r"unknown start status\(es\) \['crawled'\]; known: \['converged'"):
         read_multistart(tmp_path / "starts.tsv")

@@ -121,6 +121,33 @@ def test_max_iterations_is_reported():
     np.testing.assert_allclose(full.x, [1.0, 1.0], atol=1e-8)
 
 
+def test_a_crawling_search_ends_as_stalled_where_its_progress_first_falls_below_the_rule():
+    """A curvature 100 times too large (and no secant correction) makes every step 1/100 of the
+    Newton step: the value falls ~2% per iteration. The stop is checked by re-running the same
+    deterministic search for fewer iterations, not by the function's own bookkeeping."""
+    centre = np.array([1.0, 1.0])
+
+    def evaluate(x):
+        return 0.5 * np.sum((x - centre) ** 2), x - centre, 100.0 * np.eye(2)
+
+    box = (-1e3 * np.ones(2), 1e3 * np.ones(2))
+    x0 = np.array([100.0, -50.0])
+
+    def value_after(n):
+        return _trust_region.minimize(evaluate, x0, *box, max_iterations=n, secant_below=0.0).value
+
+    k, tol = 10, 1e-3
+    out = _trust_region.minimize(evaluate, x0, *box, max_iterations=5000, secant_below=0.0, stall_iterations=k,
+                                 stall_tol=tol)
+    n = out.n_iterations
+    assert out.status == "stalled" and k < n < 5000
+    assert out.value == value_after(n)
+    assert value_after(n - k) - value_after(n) < tol * (1 + abs(value_after(n)))  # the rule holds here
+    assert value_after(n - 1 - k) - value_after(n - 1) >= tol * (1 + abs(value_after(n - 1)))  # and not before
+    longer = _trust_region.minimize(evaluate, x0, *box, max_iterations=5000, secant_below=0.0)
+    assert longer.n_iterations > n and longer.value < out.value  # without the rule the crawl goes on
+
+
 def test_subproblem_of_a_strongly_indefinite_matrix_stays_within_the_radius():
     """lam[0] = -2.6e18 beside O(100) eigenvalues (a secant pair over a blow-up, Fujita): the
     tolerances must sit above the float spacing near 2.6e18 (512), or lam[0] + mu rounds to zero

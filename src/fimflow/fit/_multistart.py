@@ -44,6 +44,10 @@ class FitOptions:
       its compile and 15 starts at the optimum (pyPESTO+AMICI+fides in the same run: 116 s with
       its model build, 3); L-BFGS-B (one batch of 8 at a time) 241 s and 4, TRF 1120 s and 3.
     - `max_iterations`: iterations (trust_fim, lbfgsb) or function evaluations (trf) per start.
+    - `stall_iterations`, `stall_tol` (trust_fim): a start whose NLL fell by less than
+      `stall_tol * (1 + |NLL|)` over its last `stall_iterations` iterations ends as `"stalled"`
+      (`stall_iterations=0`: never): such a start crawls, mostly far from any optimum and where
+      each simulation is costly (the figures for the defaults: README, Fitting).
     - `ftol`, `xtol`, `gtol`: stopping tolerances (scipy's meanings for lbfgsb and trf; for
       trust_fim relative decrease, step and free-gradient, see `_trust_region.minimize`).
     - `batch_size`: starts advancing together, their model evaluations batched into one
@@ -65,6 +69,8 @@ class FitOptions:
     method: dataclasses.InitVar[str | None] = None  # read back: the property below the class
     optimiser: AbstractOptimiser = TrustFIM()
     max_iterations: int = 1000
+    stall_iterations: int = 100
+    stall_tol: float = 1e-5
     ftol: float = 1e-10
     xtol: float = 1e-10
     gtol: float = 1e-10
@@ -83,6 +89,9 @@ class FitOptions:
             )
         if self.max_iterations < 1:
             raise ValueError(f"`max_iterations` must be >= 1, got {self.max_iterations}.")
+        if self.stall_iterations < 0 or not self.stall_tol >= 0:
+            raise ValueError(f"`stall_iterations` and `stall_tol` must be >= 0, got {self.stall_iterations} and "
+                             f"{self.stall_tol}.")
         if self.batch_size < 1:
             raise ValueError(f"`batch_size` must be >= 1, got {self.batch_size}.")
         if self.threads is not None and self.threads < 1:

@@ -39,7 +39,7 @@ _ACCEPT, _GOOD = 1e-4, 0.75  # ratio thresholds: accept a step / grow the radius
 class TrustRegionResult:
     x: np.ndarray
     value: float
-    status: str  # "converged", "max_iterations" or "failed"
+    status: str  # "converged", "stalled", "max_iterations" or "failed"
     message: str
     n_iterations: int
 
@@ -133,6 +133,8 @@ def minimize(
     gtol: float = 1e-10,
     radius: float = 1.0,
     secant_below: float = 1e-4,
+    stall_iterations: int = 0,
+    stall_tol: float = 0.0,
 ) -> TrustRegionResult:
     """Minimise within `lb <= x <= ub`; `evaluate(x)` returns `(value, gradient, curvature)`,
     the curvature symmetric positive semi-definite (e.g. the expected FIM).
@@ -142,6 +144,8 @@ def minimize(
     the gradient of the free variables is below `gtol` (max norm). A non-finite value at a
     trial point is a rejected step (the radius shrinks); at the start it is `"failed"`.
     `secant_below`: see the module notes (0: the curvature alone, no secant correction).
+    Stops (`"stalled"`) when the value fell by less than `stall_tol * (1 + |f|)` over the last
+    `stall_iterations` iterations (0: never), a search crawling without converging.
     """
     x = np.clip(np.asarray(x0, dtype=np.float64), lb, ub)
     f, g, h = (np.asarray(a, dtype=np.float64) for a in evaluate(x))
@@ -150,6 +154,7 @@ def minimize(
         return TrustRegionResult(x, f, "failed", "The simulation failed at the start point.", 0)
     correction = np.zeros_like(h)  # secant estimate of what the curvature matrix misses
     secant = False
+    values = [f]  # the value after each iteration, values[0] at the start
     for iteration in range(1, max_iterations + 1):
         curvature = h + correction
         trial, held = _bounded_step(x, g, curvature, radius, lb, ub)
@@ -180,4 +185,8 @@ def minimize(
                 return TrustRegionResult(x, f, "converged", "Decrease below ftol.", iteration)
         elif radius <= xtol * (1.0 + np.linalg.norm(x)):
             return TrustRegionResult(x, f, "converged", "Trust radius below xtol.", iteration)
+        values.append(f)
+        if 0 < stall_iterations <= iteration and values[iteration - stall_iterations] - f < stall_tol * (1.0 + abs(f)):
+            return TrustRegionResult(x, f, "stalled", f"The value fell by less than stall_tol * (1 + |f|) over the "
+                                     f"last {stall_iterations} iterations.", iteration)
     return TrustRegionResult(x, f, "max_iterations", f"{max_iterations} iterations reached.", max_iterations)

@@ -19,7 +19,8 @@ from matplotlib.patches import Patch  # noqa: E402
 
 from .._atomic import atomic_path  # noqa: E402
 
-_STATUS_COLOURS = {"converged": "tab:blue", "max_iterations": "tab:orange", "max_time": "tab:purple", "failed": "tab:red"}
+_STATUS_COLOURS = {"converged": "tab:blue", "stalled": "tab:olive", "max_iterations": "tab:orange", "max_time": "tab:purple",
+                   "failed": "tab:red"}
 
 
 def _save(fig, path, title: str) -> None:
@@ -71,7 +72,7 @@ def waterfall(nll, status, path, *, title: str = "") -> None:
     **Arguments:**
 
     - `nll`: final negative log-likelihood per start; NaN (or ±inf) for failed starts.
-    - `status`: one of "converged", "max_iterations", "max_time", "failed" per start.
+    - `status`: one of "converged", "stalled", "max_iterations", "max_time", "failed" per start.
     - `path`: the PNG to write.
     - `title`: figure title.
     """
