@@ -48,7 +48,8 @@ import pandas as pd  # noqa: E402
 jax.config.update("jax_enable_x64", True)
 
 import fimflow  # noqa: E402
-from fimflow.fit._multistart import METHODS, batch_layout, kernel_function  # noqa: E402
+from fimflow.fit._multistart import batch_layout, kernel_function  # noqa: E402
+from fimflow.fit._options import METHODS  # noqa: E402
 from fimflow.simulate._programs import stored_program  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))

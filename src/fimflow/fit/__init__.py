@@ -10,7 +10,6 @@ and the foundation modules.
 from ._best import BestFit as BestFit
 from ._best import best_fit as best_fit
 from ._local import Status as Status
-from ._multistart import FitOptions as FitOptions
 from ._multistart import MultistartResult as MultistartResult
 from ._multistart import batch_kernel as batch_kernel
 from ._multistart import check_fit_options as check_fit_options
@@ -22,5 +21,6 @@ from ._optimisers import TRF as TRF
 from ._optimisers import AbstractOptimiser as AbstractOptimiser
 from ._optimisers import TrustFIM as TrustFIM
 from ._optimisers import optimiser_from_name as optimiser_from_name
+from ._options import FitOptions as FitOptions
 from ._trust_region import all_finite as all_finite
 from ._trust_region import minimize as trust_region_minimize
