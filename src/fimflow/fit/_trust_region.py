@@ -187,6 +187,6 @@ def minimize(
             return TrustRegionResult(x, f, "converged", "Trust radius below xtol.", iteration)
         values.append(f)
         if 0 < stall_iterations <= iteration and values[iteration - stall_iterations] - f < stall_tol * (1.0 + abs(f)):
-            return TrustRegionResult(x, f, "stalled", f"The value fell by less than stall_tol * (1 + |f|) over the "
-                                     f"last {stall_iterations} iterations.", iteration)
+            return TrustRegionResult(x, f, "stalled", f"The value fell by less than {stall_tol:g} * (1 + |f|) over the "
+                                     f"last {stall_iterations} iterations (stall_tol, stall_iterations).", iteration)
     return TrustRegionResult(x, f, "max_iterations", f"{max_iterations} iterations reached.", max_iterations)
