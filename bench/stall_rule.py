@@ -60,8 +60,9 @@ def traced_fit(problem, starts):
     finally:
         _trust_region.minimize = original
     traces = [None] * len(starts)
-    for x0, rows in records:  # the start each optimiser began at (its start point, clipped to the bounds)
-        traces[int(np.argmin(np.linalg.norm(starts - x0, axis=1)))] = np.array(rows, dtype=np.float64).reshape(-1, 2)
+    for x0, rows in records:  # the start each optimiser began at: its coordinates are the start point's, but for
+        # the scaling factors solved in closed form (and any clipped to a bound), so the most equal coordinates
+        traces[int(np.argmax((starts == x0).sum(axis=1)))] = np.array(rows, dtype=np.float64).reshape(-1, 2)
     return result, traces
 
 
