@@ -70,9 +70,9 @@ def lowest_so_far(values):
     return np.minimum.accumulate(np.where(np.isfinite(values), values, np.inf))
 
 
-def stop_at(values, kind, window, tol):
-    """The iteration at which the rule ends this start (the last one if never)."""
-    lowest = lowest_so_far(values)
+def stop_at(lowest, kind, window, tol):
+    """The iteration at which the rule ends a start whose lowest values so far are `lowest` (the
+    last one if never)."""
     for k in range(window, len(lowest)):
         bound = tol if kind == "absolute" else tol * (1 + abs(lowest[k]))
         if lowest[k - window] - lowest[k] < bound:
@@ -103,18 +103,18 @@ def main():
     traced = [t for t in traces if t is not None and len(t)]
     print(f"{name}: {len(starts)} starts from {source}; optimum: NLL <= {optimum:.4f}; {threads} threads; "
           f"{len(traced)} starts traced")
-    finals = [lowest_so_far(t[:, 0])[-1] for t in traced]
+    lowest = [lowest_so_far(t[:, 0]) for t in traced]
     print(f"{'rule':>28} {'cpu_s':>8} {'wall_s':>8} {'at_optimum':>10} {'ended':>6}  lost (start: value at the stop)")
     rows = [("off", 0, 0.0)] + GRID
     for kind, window, tol in rows:
         seconds, at_optimum, ended, lost = [], 0, 0, []
         for i, trace in enumerate(traced):
-            k = len(trace) - 1 if kind == "off" else stop_at(trace[:, 0], kind, window, tol)
-            value = lowest_so_far(trace[:, 0])[k]
+            k = len(trace) - 1 if kind == "off" else stop_at(lowest[i], kind, window, tol)
+            value = lowest[i][k]
             seconds.append(trace[: k + 1, 1].sum())
             at_optimum += value <= optimum
             ended += k < len(trace) - 1
-            if finals[i] <= optimum < value:
+            if lowest[i][-1] <= optimum < value:
                 lost.append(f"{i}: {value:.3f}")
         label = "off" if kind == "off" else f"{kind} {tol:g} / {window}"
         print(f"{label:>28} {sum(seconds):8.0f} {wall(seconds, threads):8.0f} {at_optimum:10d} {ended:6d}  {', '.join(lost)}")

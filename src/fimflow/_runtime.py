@@ -9,6 +9,14 @@ import jax
 from ._precision import enable_float64
 
 
+# Only programs that took this long to compile are written to the cache. Measured over the fit,
+# FIM and benchmark-model tests: 227 of 270 compiled programs (eager operations, small helpers)
+# compile in under 0.1 s and together cost 2.7 s of the 65 s; the solver programs take 0.7–3.8 s
+# each. Writing the small ones bought nothing and cost a serialisation each (one of which
+# crashed an XLA worker in CI: `executable.serialize()`, jaxlib 0.10.2).
+MIN_CACHED_COMPILE_SECONDS = 0.2
+
+
 def setup_logging(log_path: str | None) -> logging.Logger:
     """Send `logging` and stderr of this process to `log_path` (append), INFO level."""
     if log_path:
@@ -38,10 +46,3 @@ def setup_jax(compile_cache: str | None = None) -> None:
         jax.config.update("jax_persistent_cache_min_compile_time_secs", MIN_CACHED_COMPILE_SECONDS)
         jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
-
-# Only programs that took this long to compile are written to the cache. Measured over the fit,
-# FIM and benchmark-model tests: 227 of 270 compiled programs (eager operations, small helpers)
-# compile in under 0.1 s and together cost 2.7 s of the 65 s; the solver programs take 0.5–10 s
-# each. Writing the small ones bought nothing and cost a serialisation each (one of which
-# crashed an XLA worker in CI: `executable.serialize()`, jaxlib 0.10.2).
-MIN_CACHED_COMPILE_SECONDS = 0.2
