@@ -146,6 +146,41 @@ def test_a_crawling_search_ends_as_stalled_where_its_progress_first_falls_below_
     assert value_after(n - 1 - k) - value_after(n - 1) >= tol * (1 + abs(value_after(n - 1)))  # and not before
     longer = _trust_region.minimize(evaluate, x0, *box, max_iterations=5000, secant_below=0.0)
     assert longer.n_iterations > n and longer.value < out.value  # without the rule the crawl goes on
+    # the model's promised decrease at the stop: f / 100 here (curvature 100 I, gradient x - centre)
+    gap = out.value / 100.0
+    below = _trust_region.minimize(evaluate, x0, *box, max_iterations=5000, secant_below=0.0, stall_iterations=k,
+                                   stall_tol=tol, stall_gap=0.5 * gap)
+    assert below.status == "stalled" and below.n_iterations == n
+    near = _trust_region.minimize(evaluate, x0, *box, max_iterations=5000, secant_below=0.0, stall_iterations=k,
+                                  stall_tol=tol, stall_gap=2.0 * gap)
+    assert near.status != "stalled" and near.n_iterations > n  # a crawl the model says is near its end goes on
+
+
+def test_model_gap_is_the_decrease_to_the_least_squares_minimum():
+    """For f = |A x - b|^2 / 2 with the Gauss–Newton curvature A^T A, the model gap is exactly
+    f(x) minus the least-squares minimum (numpy's lstsq): for a badly scaled A (singular values
+    1e3 … 1e-3), a rank-deficient one (two zeros), and with a variable held at a bound."""
+    rng = np.random.default_rng(3)
+    u, _ = np.linalg.qr(rng.normal(size=(12, 12)))
+    v, _ = np.linalg.qr(rng.normal(size=(6, 6)))
+    b, x = rng.normal(size=12), rng.normal(size=6)
+    free_box = (-np.inf * np.ones(6), np.inf * np.ones(6))
+    for singular in ([1e3, 10.0, 1.0, 0.1, 1e-2, 1e-3], [1e3, 10.0, 1.0, 1e-2, 0.0, 0.0]):
+        a = u[:, :6] @ np.diag(singular) @ v.T
+
+        def f(z):
+            return 0.5 * np.sum((a @ z - b) ** 2)
+
+        g, h = a.T @ (a @ x - b), a.T @ a
+        minimum = f(np.linalg.lstsq(a, b, rcond=None)[0])
+        np.testing.assert_allclose(_trust_region.model_gap(x, g, h, *free_box), f(x) - minimum, rtol=1e-8)
+        lb, ub = free_box[0].copy(), free_box[1].copy()
+        (lb if g[0] > 0 else ub)[0] = x[0]  # x[0] on the bound its gradient pushes against: held
+        rest = np.linalg.lstsq(a[:, 1:], b - a[:, 0] * x[0], rcond=None)[0]
+        held_minimum = f(np.concatenate([[x[0]], rest]))
+        np.testing.assert_allclose(_trust_region.model_gap(x, g, h, lb, ub), f(x) - held_minimum, rtol=1e-8)
+        if min(singular) > 0:  # of full rank, the held variable costs decrease (rank-deficient: none)
+            assert held_minimum > minimum + 1e-6
 
 
 def test_subproblem_of_a_strongly_indefinite_matrix_stays_within_the_radius():

@@ -28,7 +28,7 @@ JOB_ENVIRONMENT = {"EQX_ON_ERROR": "nan", "JAX_ENABLE_X64": "1", "JAX_PLATFORMS"
 
 # the `fit` section's keys that are optimiser settings (`FitOptions`); the others say how many
 # starts, from which seed, sharded how, and when a start counts as reaching the best
-FIT_OPTION_KEYS = ("method", "max_iterations", "stall_iterations", "stall_tol", "batch_size", "max_time_s",
+FIT_OPTION_KEYS = ("method", "max_iterations", "stall_iterations", "stall_tol", "stall_gap", "batch_size", "max_time_s",
                    "profile_scalings")
 
 

@@ -15,7 +15,7 @@ class Status(str, enum.Enum):
     plain value, e.g. `"converged"`."""
 
     CONVERGED = "converged"  # a stopping tolerance was met
-    STALLED = "stalled"  # the value fell by less than `stall_tol` (relative) over `stall_iterations` iterations
+    STALLED = "stalled"  # a crawl far from an optimum (`stall_iterations`, `stall_tol`, `stall_gap`)
     MAX_ITERATIONS = "max_iterations"  # iterations (or trf's function evaluations) spent
     MAX_TIME = "max_time"  # the start's time budget spent; the lowest point evaluated is kept
     FAILED = "failed"  # the simulation or the optimiser failed
@@ -73,6 +73,7 @@ def run_trust_fim(cached, x0, lb, ub, options):
     out = _trust_region.minimize(
         cached, x0, lb, ub, max_iterations=options.max_iterations, ftol=options.ftol, xtol=options.xtol,
         gtol=options.gtol, stall_iterations=options.stall_iterations, stall_tol=options.stall_tol,
+        stall_gap=options.stall_gap,
     )
     return out.x, Status(out.status), out.message, out.n_iterations
 

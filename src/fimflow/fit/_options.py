@@ -27,10 +27,15 @@ class FitOptions:
       its compile and 15 starts at the optimum (pyPESTO+AMICI+fides in the same run: 116 s with
       its model build, 3); L-BFGS-B (one batch of 8 at a time) 241 s and 4, TRF 1120 s and 3.
     - `max_iterations`: iterations (trust_fim, lbfgsb) or function evaluations (trf) per start.
-    - `stall_iterations`, `stall_tol` (trust_fim): a start whose NLL fell by less than
-      `stall_tol * (1 + |NLL|)` over its last `stall_iterations` iterations ends as `"stalled"`
-      (`stall_iterations=0`: never): such a start crawls, mostly far from any optimum and where
-      each simulation is costly (the figures for the defaults: README, Fitting).
+    - `stall_iterations`, `stall_tol`, `stall_gap` (trust_fim): a start whose NLL fell by less
+      than `stall_tol * (1 + |NLL|)` over its last `stall_iterations` iterations ends as
+      `"stalled"` (`stall_iterations=0`: never) if the FIM's quadratic model still promises a
+      decrease of more than `stall_gap` (the Gauss–Newton estimate of its distance above the
+      nearest optimum, `_trust_region.model_gap`): such a start crawls far from an optimum, where
+      each simulation is costly; a crawl the model puts closer goes on. The default gap, 1.92, is
+      half the 95 % chi-square quantile with one degree of freedom: a point closer than that is
+      inside its optimum's 95 % likelihood-ratio region, where crawling along sloppy directions
+      is how a fit ends, not a far search (the figures for the defaults: README, Fitting).
     - `ftol`, `xtol`, `gtol`: stopping tolerances (scipy's meanings for lbfgsb and trf; for
       trust_fim relative decrease, step and free-gradient, see `_trust_region.minimize`).
     - `batch_size`: starts advancing together, their model evaluations batched into one
@@ -54,6 +59,7 @@ class FitOptions:
     max_iterations: int = 1000
     stall_iterations: int = 100
     stall_tol: float = 1e-5
+    stall_gap: float = 1.92
     ftol: float = 1e-10
     xtol: float = 1e-10
     gtol: float = 1e-10
@@ -72,9 +78,9 @@ class FitOptions:
             )
         if self.max_iterations < 1:
             raise ValueError(f"`max_iterations` must be >= 1, got {self.max_iterations}.")
-        if self.stall_iterations < 0 or not self.stall_tol >= 0:
-            raise ValueError(f"`stall_iterations` and `stall_tol` must be >= 0, got {self.stall_iterations} and "
-                             f"{self.stall_tol}.")
+        if self.stall_iterations < 0 or not self.stall_tol >= 0 or not self.stall_gap >= 0:
+            raise ValueError(f"`stall_iterations`, `stall_tol` and `stall_gap` must be >= 0, got "
+                             f"{self.stall_iterations}, {self.stall_tol} and {self.stall_gap}.")
         if self.batch_size < 1:
             raise ValueError(f"`batch_size` must be >= 1, got {self.batch_size}.")
         if self.threads is not None and self.threads < 1:

@@ -97,10 +97,31 @@ def all_finite(*arrays) -> bool:
     return all(np.all(np.isfinite(a)) for a in arrays)
 
 
+def held_at_bounds(x, g, lb, ub) -> np.ndarray:
+    """The variables at a bound whose gradient points out of the box (a descent step holds them)."""
+    return ((x <= lb) & (g > 0)) | ((x >= ub) & (g < 0))
+
+
+def model_gap(x, g, h, lb, ub) -> float:
+    r"""Half the Newton decrement $\tfrac12 g^\top H^+ g$ over the free variables: the decrease the
+    quadratic model with curvature `h` promises from `x` to its minimiser, without trust region or
+    box. With the expected FIM as `h` this is the Gauss–Newton estimate of how far the value is
+    above the nearest optimum; for a least-squares objective it is half the squared norm of the
+    residual's projection onto the Jacobian's range, so it stays bounded by the value however
+    nearly singular the FIM (eigenvalues below 1e-12 of the largest are left out as zero)."""
+    free = ~held_at_bounds(x, g, lb, ub)
+    if not free.any():
+        return 0.0
+    lam, q = np.linalg.eigh(h[np.ix_(free, free)])
+    a = q.T @ g[free]
+    keep = lam > 1e-12 * max(float(np.abs(lam).max()), np.finfo(float).tiny)
+    return 0.5 * float(np.sum(a[keep] ** 2 / lam[keep]))
+
+
 def _bounded_step(x, g, h, radius, lb, ub):
     """A trust-region step that stays in the box; variables held at bounds do not move."""
     at_lower, at_upper = x <= lb, x >= ub
-    held = (at_lower & (g > 0)) | (at_upper & (g < 0))
+    held = held_at_bounds(x, g, lb, ub)
     for _ in range(x.size + 1):
         free = ~held
         p = np.zeros_like(x)
@@ -135,6 +156,7 @@ def minimize(
     secant_below: float = 1e-4,
     stall_iterations: int = 0,
     stall_tol: float = 0.0,
+    stall_gap: float = 0.0,
 ) -> TrustRegionResult:
     """Minimise within `lb <= x <= ub`; `evaluate(x)` returns `(value, gradient, curvature)`,
     the curvature symmetric positive semi-definite (e.g. the expected FIM).
@@ -145,7 +167,9 @@ def minimize(
     trial point is a rejected step (the radius shrinks); at the start it is `"failed"`.
     `secant_below`: see the module notes (0: the curvature alone, no secant correction).
     Stops (`"stalled"`) when the value fell by less than `stall_tol * (1 + |f|)` over the last
-    `stall_iterations` iterations (0: never), a search crawling without converging.
+    `stall_iterations` iterations (0: never) while the curvature's quadratic model still promises
+    a decrease of more than `stall_gap` (`model_gap`): a search crawling far from an optimum. A
+    crawl whose model promises less, close to an optimum, goes on.
     """
     x = np.clip(np.asarray(x0, dtype=np.float64), lb, ub)
     f, g, h = (np.asarray(a, dtype=np.float64) for a in evaluate(x))
@@ -186,7 +210,9 @@ def minimize(
         elif radius <= xtol * (1.0 + np.linalg.norm(x)):
             return TrustRegionResult(x, f, "converged", "Trust radius below xtol.", iteration)
         values.append(f)
-        if 0 < stall_iterations <= iteration and values[iteration - stall_iterations] - f < stall_tol * (1.0 + abs(f)):
+        if (0 < stall_iterations <= iteration and values[iteration - stall_iterations] - f < stall_tol * (1.0 + abs(f))
+                and (gap := model_gap(x, g, h, lb, ub)) > stall_gap):
             return TrustRegionResult(x, f, "stalled", f"The value fell by less than {stall_tol:g} * (1 + |f|) over the "
-                                     f"last {stall_iterations} iterations (stall_tol, stall_iterations).", iteration)
+                                     f"last {stall_iterations} iterations while the model promises {gap:.3g} more "
+                                     f"(stall_tol, stall_iterations, stall_gap).", iteration)
     return TrustRegionResult(x, f, "max_iterations", f"{max_iterations} iterations reached.", max_iterations)
