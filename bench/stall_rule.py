@@ -1,6 +1,6 @@
 """Which stall rule ends crawling starts without losing the ones that reach the optimum.
 
-    .venv/bin/python bench/stall_rule.py PROBLEM_YAML [--n-starts N] [--seed S] [--gaps 0,1.92]
+    .venv/bin/python bench/stall_rule.py PROBLEM_YAML [--n-starts N] [--seed S] [--gaps 0,1.92] [--save F.npz]
 
 Fits the starts of `bench/multistart.py` (the same start points) with the defaults but the stall
 rule off (`FitOptions(stall_iterations=0)`), recording each start's value, model gap
@@ -104,6 +104,7 @@ def main():
     parser.add_argument("--n-starts", type=int, default=40)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--gaps", default="0", help="model-gap thresholds to cross with the grid, comma-separated")
+    parser.add_argument("--save", help="write the records to this .npz (start_<i>: value, seconds, model gap per row)")
     args = parser.parse_args()
     gap_grid = [float(v) for v in args.gaps.split(",")]
     problem = fimflow.load_problem(args.problem)
@@ -113,6 +114,8 @@ def main():
     nominal = float(fimflow.Objective.from_problem(problem).nll(jax.numpy.asarray(problem.parameters.nominal_theta())))
     optimum = min(best_known(name, nominal), float(np.nanmin(result.nll))) + TOLERANCE
     threads = fimflow.FitOptions().n_threads()
+    if args.save:
+        np.savez(args.save, **{f"start_{i}": t for i, t in enumerate(traces) if t is not None})
     traced = [t for t in traces if t is not None and len(t)]
     print(f"{name}: {len(starts)} starts from {source}; optimum: NLL <= {optimum:.4f}; {threads} threads; "
           f"{len(traced)} starts traced")
