@@ -17,8 +17,8 @@ from fimflow import setup_jax  # noqa: E402
 # The studies' compilation cache (and stored traced programs) serves the unit tests too: a program
 # compiled by a study job is not compiled again (CI time; same numbers). The test processes read
 # it but never write to it: jaxlib 0.10.2's `executable.serialize()`, called for every write,
-# crashed a test worker with a segmentation fault in 2 of about 8 full runs (stop 35's CI, a local
-# run at 1c5fa88; different tests, not reproducible alone), and a crashed worker ends the run.
+# crashed a test worker with a segmentation fault twice (stop 35's CI and a local run at 1c5fa88,
+# in different tests; neither reproduces alone), and a crashed worker ends the run.
 setup_jax(COMPILE_CACHE)
 jax.config.update("jax_persistent_cache_min_compile_time_secs", 1e9)  # reads only (see above)
 
