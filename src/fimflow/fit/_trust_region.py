@@ -107,8 +107,8 @@ def model_gap(x, g, h, lb, ub) -> float:
     quadratic model with curvature `h` promises from `x` to its minimiser, without trust region or
     box. With the expected FIM as `h` this is the Gauss–Newton estimate of how far the value is
     above the nearest optimum; for a least-squares objective it is half the squared norm of the
-    residual's projection onto the Jacobian's range, so it stays bounded by the value however
-    nearly singular the FIM (eigenvalues below 1e-12 of the largest are left out as zero)."""
+    residual's projection onto the Jacobian's range, so it stays below the weighted sum of squares
+    however nearly singular the FIM (eigenvalues below 1e-12 of the largest count as zero)."""
     free = ~held_at_bounds(x, g, lb, ub)
     if not free.any():
         return 0.0
