@@ -1,5 +1,7 @@
 """The bound-constrained trust-region Newton against independent references (scipy)."""
 
+import itertools
+
 import numpy as np
 import pytest
 import scipy.optimize
@@ -156,31 +158,54 @@ def test_a_crawling_search_ends_as_stalled_where_its_progress_first_falls_below_
     assert near.status != "stalled" and near.n_iterations > n  # a crawl the model says is near its end goes on
 
 
-def test_model_gap_is_the_decrease_to_the_least_squares_minimum():
-    """For f = |A x - b|^2 / 2 with the Gauss–Newton curvature A^T A, the model gap is exactly
-    f(x) minus the least-squares minimum (numpy's lstsq): for a badly scaled A (singular values
-    1e3 … 1e-3), a rank-deficient one (two zeros), and with a variable held at a bound."""
+def _box_least_squares_minimum(a, b, lb, ub):
+    """min |a z - b|^2 / 2 over lb <= z <= ub by enumerating which bound (or none) each variable
+    sits on: every feasible candidate is a point of the box, and the minimiser is among them."""
+    best = np.inf
+    for sides in itertools.product((None, "lower", "upper"), repeat=a.shape[1]):
+        z = np.zeros(a.shape[1])
+        fixed = np.array([side is not None for side in sides])
+        for i, side in enumerate(sides):
+            if side is not None:
+                z[i] = lb[i] if side == "lower" else ub[i]
+        if not np.all(np.isfinite(z[fixed])):
+            continue
+        if (~fixed).any():
+            z[~fixed] = np.linalg.lstsq(a[:, ~fixed], b - a[:, fixed] @ z[fixed], rcond=None)[0]
+        if np.all(z >= lb - 1e-12) and np.all(z <= ub + 1e-12):
+            best = min(best, 0.5 * np.sum((a @ z - b) ** 2))
+    return best
+
+
+def test_model_gap_is_the_decrease_to_the_least_squares_minimum_in_the_box():
+    """For f = |A x - b|^2 / 2 with the Gauss–Newton curvature A^T A the model is exact, so the
+    gap is f(x) minus the least-squares minimum over the box: without a box numpy's lstsq, with
+    one an enumeration of the active sets. A badly scaled A (singular values 1e3 … 1e-3), a
+    rank-deficient one (two zeros); boxes with x on a bound its gradient pushes against and with
+    the unconstrained minimiser outside."""
     rng = np.random.default_rng(3)
     u, _ = np.linalg.qr(rng.normal(size=(12, 12)))
-    v, _ = np.linalg.qr(rng.normal(size=(6, 6)))
-    b, x = rng.normal(size=12), rng.normal(size=6)
-    free_box = (-np.inf * np.ones(6), np.inf * np.ones(6))
-    for singular in ([1e3, 10.0, 1.0, 0.1, 1e-2, 1e-3], [1e3, 10.0, 1.0, 1e-2, 0.0, 0.0]):
-        a = u[:, :6] @ np.diag(singular) @ v.T
+    v, _ = np.linalg.qr(rng.normal(size=(5, 5)))
+    b, x = rng.normal(size=12), rng.normal(size=5)
+    free_box = (-np.inf * np.ones(5), np.inf * np.ones(5))
+    for singular in ([1e3, 10.0, 1.0, 0.1, 1e-3], [1e3, 10.0, 1.0, 0.0, 0.0]):
+        a = u[:, :5] @ np.diag(singular) @ v.T
 
         def f(z):
             return 0.5 * np.sum((a @ z - b) ** 2)
 
         g, h = a.T @ (a @ x - b), a.T @ a
-        minimum = f(np.linalg.lstsq(a, b, rcond=None)[0])
-        np.testing.assert_allclose(_trust_region.model_gap(x, g, h, *free_box), f(x) - minimum, rtol=1e-8)
+        z = np.linalg.lstsq(a, b, rcond=None)[0]
+        unbounded = f(z)
+        np.testing.assert_allclose(_trust_region.model_gap(x, g, h, *free_box), f(x) - unbounded, rtol=1e-8)
         lb, ub = free_box[0].copy(), free_box[1].copy()
-        (lb if g[0] > 0 else ub)[0] = x[0]  # x[0] on the bound its gradient pushes against: held
-        rest = np.linalg.lstsq(a[:, 1:], b - a[:, 0] * x[0], rcond=None)[0]
-        held_minimum = f(np.concatenate([[x[0]], rest]))
-        np.testing.assert_allclose(_trust_region.model_gap(x, g, h, lb, ub), f(x) - held_minimum, rtol=1e-8)
-        if min(singular) > 0:  # of full rank, the held variable costs decrease (rank-deficient: none)
-            assert held_minimum > minimum + 1e-6
+        (lb if g[0] > 0 else ub)[0] = x[0]  # x[0] on the bound its gradient pushes against
+        lb[1], ub[1] = x[1] - 0.05, x[1] + 0.05  # a narrow box around x[1]
+        (ub if z[2] > x[2] else lb)[2] = 0.5 * (x[2] + z[2])  # the minimiser beyond a bound
+        bounded = _box_least_squares_minimum(a, b, lb, ub)
+        if min(singular) > 0:  # of full rank the box costs decrease (rank-deficient: it may not)
+            assert bounded > unbounded + 1e-3
+        np.testing.assert_allclose(_trust_region.model_gap(x, g, h, lb, ub), f(x) - bounded, rtol=1e-8)
 
 
 def test_subproblem_of_a_strongly_indefinite_matrix_stays_within_the_radius():

@@ -30,6 +30,7 @@ import dataclasses
 from collections.abc import Callable
 
 import numpy as np
+import scipy.optimize
 
 _SHRINK, _GROW = 0.25, 2.0  # radius factors
 _ACCEPT, _GOOD = 1e-4, 0.75  # ratio thresholds: accept a step / grow the radius
@@ -103,19 +104,38 @@ def held_at_bounds(x, g, lb, ub) -> np.ndarray:
 
 
 def model_gap(x, g, h, lb, ub) -> float:
-    r"""Half the Newton decrement $\tfrac12 g^\top H^+ g$ over the free variables: the decrease the
-    quadratic model with curvature `h` promises from `x` to its minimiser, without trust region or
-    box. With the expected FIM as `h` this is the Gauss–Newton estimate of how far the value is
-    above the nearest optimum; for a least-squares objective it is half the squared norm of the
-    residual's projection onto the Jacobian's range, so it stays below the weighted sum of squares
-    however nearly singular the FIM (eigenvalues below 1e-12 of the largest count as zero)."""
-    free = ~held_at_bounds(x, g, lb, ub)
-    if not free.any():
+    r"""The decrease the quadratic model with curvature `h` promises from `x` to its minimiser
+    within the box, without trust region: $-\min_p\, g^\top p + \tfrac12 p^\top H p$ over
+    `lb <= x + p <= ub`. With the expected FIM as `h` this is the Gauss–Newton estimate of how far
+    the value is above the nearest optimum the box allows (without the box, half the Newton
+    decrement $\tfrac12 g^\top H^+ g$); for a least-squares objective it is exactly the value
+    above the bounded least-squares minimum, so it stays below the weighted sum of squares
+    however nearly singular the FIM. Directions of eigenvalues below 1e-12 of the largest count
+    as flat (the gradient's component along them is left out: the model says nothing there).
+
+    Solved as bounded linear least squares (`scipy.optimize.lsq_linear`, BVLS): with
+    $H = Q \Lambda Q^\top$ over the kept eigenvalues, $A = \Lambda^{1/2} Q^\top$ and
+    $b = -\Lambda^{-1/2} Q^\top g$, the model is $\tfrac12\|A p - b\|^2 - \tfrac12\|b\|^2$.
+    A model minimiser beyond a bound is a decrease no step can realise (a crawl along a bound
+    looks far from its optimum to the box-free gap: Crauste_CellSystems2017, README)."""
+    movable = lb < ub
+    if not movable.any():
         return 0.0
-    lam, q = np.linalg.eigh(h[np.ix_(free, free)])
-    a = q.T @ g[free]
+    x, g, lb, ub = x[movable], g[movable], lb[movable], ub[movable]
+    lam, q = np.linalg.eigh(h[np.ix_(movable, movable)])
     keep = lam > 1e-12 * max(float(np.abs(lam).max()), np.finfo(float).tiny)
-    return 0.5 * float(np.sum(a[keep] ** 2 / lam[keep]))
+    if not keep.any():
+        return 0.0
+    root = np.sqrt(lam[keep])
+    a = root[:, None] * q[:, keep].T
+    b = -(q[:, keep].T @ g) / root
+    lower, upper = np.minimum(lb - x, 0.0), np.maximum(ub - x, 0.0)
+    if np.all(lower == -np.inf) and np.all(upper == np.inf):
+        return 0.5 * float(b @ b)
+    p = scipy.optimize.lsq_linear(a, b, bounds=(lower, upper), method="bvls", tol=1e-12).x
+    p = np.clip(p, lower, upper)
+    residual = a @ p - b
+    return max(0.0, 0.5 * float(b @ b - residual @ residual))
 
 
 def _bounded_step(x, g, h, radius, lb, ub):
