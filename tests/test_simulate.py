@@ -55,14 +55,16 @@ def test_solver_config_rejects_bad_tolerances():
 
 
 class _StiffLinear:
-    """y' = A y with eigenvalues -0.5, -20, -3e3, -1e6 (the matrix is `theta`)."""
+    """y' = A y, the matrix A given as `theta`."""
 
     def vector_field(self, t, y, theta):
         return theta @ y
 
 
 @pytest.mark.parametrize("method", ["kvaerno5", "rodas5p"])
-def test_save_times_are_steps_only_where_the_interpolant_is_too_coarse(method):
+def test_save_times_are_steps_and_agree_with_the_matrix_exponential(method):
+    """Every solver lands its steps on the save times (`_stepping.diffeqsolve` says why), here
+    1000 of them, far more than the tolerance needs, on a system with eigenvalues −0.5 … −1e6."""
     import diffrax
     import scipy.linalg
 
@@ -72,15 +74,11 @@ def test_save_times_are_steps_only_where_the_interpolant_is_too_coarse(method):
     basis = np.eye(4) + 0.3 * rng.standard_normal((4, 4))
     matrix = basis @ np.diag([-0.5, -20.0, -3e3, -1e6]) @ np.linalg.inv(basis)
     y0 = np.array([1.0, -2.0, 0.5, 3.0])
-    ts = np.linspace(0.05, 5.0, 1000)  # far more save times than the tolerance needs steps
+    ts = np.linspace(0.05, 5.0, 1000)
     config = fimflow.SolverConfig(rtol=1e-8, atol=1e-12, method=method)
     sol = diffeqsolve(_StiffLinear(), jnp.asarray(matrix), jnp.asarray(y0), 0.0, ts[-1],
                       diffrax.SaveAt(ts=jnp.asarray(ts)), config)
     exact = np.stack([scipy.linalg.expm(matrix * t) @ y0 for t in ts])
     assert sol.result == diffrax.RESULTS.successful
     np.testing.assert_allclose(np.asarray(sol.ys), exact, rtol=2e-7, atol=1e-9)
-    steps = int(sol.stats["num_accepted_steps"])
-    if method == "rodas5p":  # read from the dense output, which is as accurate as the steps
-        assert steps < len(ts) // 4
-    else:  # landed on each save time
-        assert steps >= len(ts)
+    assert int(sol.stats["num_accepted_steps"]) >= len(ts)

@@ -230,9 +230,6 @@ class Rodas5P(diffrax.AbstractAdaptiveSolver):
 
     term_structure: ClassVar = diffrax.AbstractTerm
     interpolation_cls: ClassVar[Callable[..., RodasInterpolation]] = RodasInterpolation
-    interpolates_within_tolerance: ClassVar[bool] = True
-    """The dense output (order 4) errs by as much as the step's error estimate (order 4), so a
-    solve need not land its steps on the save times (see `_stepping.diffeqsolve`)."""
 
     def order(self, terms):
         return 5

@@ -44,10 +44,9 @@ class SolverConfig(eqx.Module):
     bench/multistart.py). The Jacobian of a model of tens of states is cheap next to a
     rejected step.
 
-    Kvaerno5's steps are forced to land on the measurement times (`step_ts`), so saved states
-    are step end points rather than values of its lower-order dense interpolant (about 20 times
-    more accurate at the same tolerance); Rodas5P reads them from its dense output, which is as
-    accurate as its steps (`_stepping.diffeqsolve`).
+    Steps are forced to land on the measurement times (`step_ts`), so saved states are step
+    end points rather than values of the lower-order dense interpolant (about 20 times more
+    accurate at the same tolerance).
     """
 
     rtol: float = eqx.field(static=True, default=1e-8)

@@ -10,16 +10,14 @@ def diffeqsolve(model, theta, y0, t0, t1, saveat, config, event=None):
     The model's `discontinuities(theta)` inside (t0, t1) are steps the controller lands on; `config`
     gives the solver, tolerances and step limit; `event` is passed on (`diffrax.Event`).
 
-    The save times are steps too, unless the solver's dense output is as accurate as its steps
-    (`interpolates_within_tolerance`: Rodas5P's order-4 interpolant against its order-4 error
-    estimate). Kvaerno5's third-order Hermite interpolant is not: read between steps, Robertson's
-    states miss scipy's Radau by more than the tolerance. Measured for Rodas5P on the eight
-    problems of `../shared/benchmark_models` at their nominal parameters (rtol 1e-8, atol 1e-10),
-    the largest relative error of a prediction against a solve at rtol 1e-12: 1.2e-9 to 8.4e-8
-    read from the interpolant, 2.6e-11 to 5.4e-8 on steps landed at the save times (Crauste's
-    2.2e-4 and Zheng's 3.9e-7 the same either way); Boehm_JProteomeRes2014 then takes 157
-    instead of 163 steps at its nominal parameters and 21 to 35 instead of 33 to 43 at start
-    points, and its 100-start study 4 % less time (`bench/multistart.py`, one run each).
+    The save times are steps too, for every solver. Reading them from Rodas5P's dense output
+    (order 4, as accurate as its steps: on the eight problems of `../shared/benchmark_models` the
+    largest relative prediction error at nominal parameters was 1.2e-9 to 8.4e-8 against 2.6e-11
+    to 5.4e-8 landed) saved 4 % of Boehm_JProteomeRes2014's study, but on Fujita_SciSignal2010's
+    40 seed-1 starts none of the first 29 to finish reached the optimum (7 of 40 landed; start 7
+    ended by the ftol test at NLL 5494 after 79 iterations instead of reaching −66.58; most
+    likely the interpolated objective is rougher in the parameters at the scale of the ftol
+    test; not yet checked) (12-06, README: Methods).
     """
     jumps = model.discontinuities(theta) if hasattr(model, "discontinuities") else None
     vector_field = model.vector_field
@@ -33,16 +31,13 @@ def diffeqsolve(model, theta, y0, t0, t1, saveat, config, event=None):
         last = jnp.nextafter(jnp.asarray(t1, dtype=jnp.float64), jnp.asarray(t0, dtype=jnp.float64))
         vector_field = lambda t, y, theta: model.vector_field(jnp.minimum(t, last), y, theta)  # noqa: E731
     controller = diffrax.PIDController(rtol=config.rtol, atol=config.atol)
-    solver = config.make_solver()
-    step_ts = None
-    if not getattr(solver, "interpolates_within_tolerance", False):  # steps land on the save times
-        subs = saveat.subs if isinstance(saveat.subs, (list, tuple)) else [saveat.subs]
-        step_ts = next((sub.ts for sub in subs if sub.ts is not None), None)
+    subs = saveat.subs if isinstance(saveat.subs, (list, tuple)) else [saveat.subs]
+    step_ts = next((sub.ts for sub in subs if sub.ts is not None), None)  # steps land on the save times
     if step_ts is not None or jumps is not None:
         controller = diffrax.ClipStepSizeController(controller, step_ts=step_ts, jump_ts=jumps)
     return diffrax.diffeqsolve(
         diffrax.ODETerm(lambda t, y, args: vector_field(t, y, args)),
-        solver,
+        config.make_solver(),
         t0=t0,
         t1=t1,
         dt0=None,
