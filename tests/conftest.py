@@ -18,7 +18,9 @@ from fimflow import setup_jax  # noqa: E402
 # compiled by a study job is not compiled again (CI time; same numbers). The test processes read
 # it but never write to it: jaxlib 0.10.2's `executable.serialize()`, called for every write,
 # crashed a test worker with a segmentation fault twice (stop 35's CI and a local run at 1c5fa88,
-# in different tests; neither reproduces alone), and a crashed worker ends the run.
+# in different tests; neither reproduces alone), and a crashed worker ends the run. The reads
+# are safe from entries a study job is still writing: `setup_jax` makes the writes atomic (a
+# worker aborted reading a half-written one before, 12-06).
 setup_jax(COMPILE_CACHE)
 jax.config.update("jax_persistent_cache_min_compile_time_secs", 1e9)  # reads only (see above)
 

@@ -146,3 +146,37 @@ def test_the_fit_kernel_uses_the_store(store):
     np.testing.assert_allclose(np.asarray(value)[0], float(objective.nll(thetas[0])), rtol=1e-12)
     np.testing.assert_allclose(np.asarray(fim)[1], np.asarray(expected_fisher_information(objective, thetas[1])),
                                rtol=1e-10, atol=1e-12)
+
+
+def test_compilation_cache_entries_appear_whole_to_a_concurrent_reader(tmp_path):
+    """A reader polling JAX's file cache while an entry of 64 MB is written never sees part of it
+    (`fimflow.setup_jax` makes the writes atomic; JAX's own `put` writes in place, where the
+    reader gets a truncated entry)."""
+    import threading
+
+    from jax._src import lru_cache
+
+    from fimflow._runtime import atomic_compile_cache_writes
+
+    atomic_compile_cache_writes()
+    value = os.urandom(1 << 26)
+    seen = []
+    for key in ("entry-a", "entry-b", "entry-c"):
+        cache = lru_cache.LRUCache(str(tmp_path), max_size=-1)  # no size limit: JAX takes no lock
+        done = threading.Event()
+
+        def poll(cache=cache, key=key, done=done):
+            while not done.is_set():
+                read = cache.get(key)
+                if read is not None:
+                    seen.append(len(read))
+                    return
+
+        reader = threading.Thread(target=poll)
+        reader.start()
+        cache.put(key, value)
+        done.set()
+        reader.join()
+        assert cache.get(key) == value
+    assert seen and all(n == len(value) for n in seen)
+    assert not [p for p in os.listdir(tmp_path) if p.startswith(".tmp-")]

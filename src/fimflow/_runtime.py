@@ -6,6 +6,7 @@ import sys
 
 import jax
 
+from ._atomic import atomic_path
 from ._precision import enable_float64
 
 
@@ -33,6 +34,42 @@ def setup_logging(log_path: str | None) -> logging.Logger:
     return logging.getLogger("fimflow")
 
 
+def atomic_compile_cache_writes() -> None:
+    """Make JAX's persistent compilation cache write each entry to a temporary file and rename it
+    into place (`_atomic.atomic_path`), so another process never reads a half-written entry.
+
+    jax 0.10.2's file cache (`jax._src.lru_cache.LRUCache.put`, without a size limit) writes the
+    entry in place and unlocked, and its reader deserialises whatever bytes it finds: a test
+    worker reading the cache while a study job wrote to it aborted in
+    `compilation_cache.get_executable_and_time` (local CI, 12-06), and two jobs of one study
+    (multistart shards of a problem) compile and cache the same programs at the same time.
+    With a size limit JAX locks the folder itself and this leaves `put` alone; a JAX without
+    that class is left as it is. Idempotent.
+    """
+    try:
+        from jax._src import lru_cache
+    except ImportError:  # another JAX: its own cache
+        return
+    cache_class = getattr(lru_cache, "LRUCache", None)
+    suffix = getattr(lru_cache, "_CACHE_SUFFIX", None)
+    if cache_class is None or suffix is None or getattr(cache_class.put, "fimflow_atomic", False):
+        return
+    locked_put = cache_class.put
+
+    def put(self, key: str, value: bytes) -> None:
+        if getattr(self, "eviction_enabled", True) or not key:
+            return locked_put(self, key, value)
+        path = os.path.join(str(self.path), f"{key}{suffix}")
+        if os.path.exists(path):
+            return
+        with atomic_path(path) as tmp:
+            with open(tmp, "wb") as handle:
+                handle.write(value)
+
+    put.fimflow_atomic = True
+    cache_class.put = put
+
+
 def setup_jax(compile_cache: str | None = None) -> None:
     """float64 on; JAX's persistent compilation cache in `compile_cache` if given.
 
@@ -41,6 +78,7 @@ def setup_jax(compile_cache: str | None = None) -> None:
     """
     enable_float64()
     if compile_cache:
+        atomic_compile_cache_writes()
         os.makedirs(compile_cache, exist_ok=True)
         jax.config.update("jax_compilation_cache_dir", os.path.abspath(compile_cache))
         jax.config.update("jax_persistent_cache_min_compile_time_secs", MIN_CACHED_COMPILE_SECONDS)
