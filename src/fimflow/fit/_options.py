@@ -31,8 +31,9 @@ class FitOptions:
       than `stall_tol * (1 + |NLL|)` over its last `stall_iterations` iterations ends as
       `"stalled"` (`stall_iterations=0`: never) if the FIM's quadratic model still promises a
       decrease of more than `stall_gap` (the Gauss–Newton estimate of its distance above the
-      nearest optimum within the bounds, `_trust_region.model_gap`): such a start crawls far from an optimum, where
-      each simulation is costly; a crawl the model puts closer goes on. The default gap, 1.92, is
+      nearest optimum within the bounds, `_trust_region.model_gap`): such a start crawls far
+      from an optimum, where each simulation is costly; a crawl the model puts closer goes on.
+      The default gap, 1.92, is
       half the 95 % chi-square quantile with one degree of freedom: a point closer than that is
       inside its optimum's 95 % likelihood-ratio region, where crawling along sloppy directions
       is how a fit ends, not a far search (the figures for the defaults: README, Fitting).
