@@ -14,15 +14,16 @@ jax.config.update("jax_numpy_rank_promotion", "raise")
 from helpers import COMPILE_CACHE  # noqa: E402
 from fimflow import setup_jax  # noqa: E402
 
-# The studies' compilation cache (and stored traced programs) serves the unit tests too: a program
-# compiled by a study job is not compiled again (CI time; same numbers). The test processes read
-# it but never write to it: jaxlib 0.10.2's `executable.serialize()`, called for every write,
-# crashed a test worker with a segmentation fault twice (stop 35's CI and a local run at 1c5fa88,
-# in different tests; neither reproduces alone), and a crashed worker ends the run. The reads
-# are safe from entries a study job is still writing: `setup_jax` makes the writes atomic (a
-# worker aborted reading a half-written one before, 12-06).
+# The studies' stored traced programs (`fimflow-programs/` in the compilation cache folder,
+# StableHLO compiled in this process) serve the unit tests too: a model a study job traced is not
+# traced again (CI time; same numbers). JAX's cache of compiled executables is off in the test
+# processes: jaxlib 0.10.2 crashed a test worker when writing one (`executable.serialize()`,
+# segmentation fault: stop 35's CI, a local run at 1c5fa88) and when reading one a study job
+# had written (`deserialize_executable`, Aborted: two local runs on 12-06, the same test, both
+# after that worker had compiled many programs), and a crashed worker ends the
+# run. The workflow's jobs, each a fresh process, keep both caches.
 setup_jax(COMPILE_CACHE)
-jax.config.update("jax_persistent_cache_min_compile_time_secs", 1e9)  # reads only (see above)
+jax.config.update("jax_enable_compilation_cache", False)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # the reference data beside the checkout (FIMFLOW_SHARED moves it: the test of the CI guard below)
