@@ -39,10 +39,10 @@ def atomic_compile_cache_writes() -> None:
     into place (`_atomic.atomic_path`), so another process never reads a half-written entry.
 
     jax 0.10.2's file cache (`jax._src.lru_cache.LRUCache.put`, without a size limit) writes the
-    entry in place and unlocked, and its reader deserialises whatever bytes it finds: a test
-    worker reading the cache while a study job wrote to it aborted in
-    `compilation_cache.get_executable_and_time` (local CI, 12-06), and two jobs of one study
-    (multistart shards of a problem) compile and cache the same programs at the same time.
+    entry in place and unlocked, and its reader deserialises whatever bytes it finds: a reader
+    polling while a 64 MB entry is written gets it with 0 bytes (`tests/test_programs.py`), and
+    two jobs of one study (multistart shards of a problem) compile and cache the same programs
+    at the same time.
     With a size limit JAX locks the folder itself and this leaves `put` alone; a JAX without
     that class is left as it is. Idempotent.
     """
