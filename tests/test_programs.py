@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -163,10 +164,11 @@ def test_compilation_cache_entries_appear_whole_to_a_concurrent_reader(tmp_path)
     seen = []
     for key in ("entry-a", "entry-b", "entry-c"):
         cache = lru_cache.LRUCache(str(tmp_path), max_size=-1)  # no size limit: JAX takes no lock
-        done = threading.Event()
 
-        def poll(cache=cache, key=key, done=done):
-            while not done.is_set():
+        # The reader polls until it reads the entry at all: with the atomic put that may be only
+        # after `put` has returned (the entry appears whole, at the rename).
+        def poll(cache=cache, key=key, deadline=time.monotonic() + 60.0):
+            while time.monotonic() < deadline:
                 read = cache.get(key)
                 if read is not None:
                     seen.append(len(read))
@@ -175,8 +177,7 @@ def test_compilation_cache_entries_appear_whole_to_a_concurrent_reader(tmp_path)
         reader = threading.Thread(target=poll)
         reader.start()
         cache.put(key, value)
-        done.set()
         reader.join()
         assert cache.get(key) == value
-    assert seen and all(n == len(value) for n in seen)
+    assert len(seen) == 3 and all(n == len(value) for n in seen), seen
     assert not [p for p in os.listdir(tmp_path) if p.startswith(".tmp-")]
