@@ -82,6 +82,19 @@ def central_difference(fn, x, step=1e-5):
     return np.stack(columns, axis=-1)
 
 
+def stiff_linear_system(ts):
+    """y' = A y with eigenvalues −0.5, −20, −3e3, −1e6 (stiffness ratio 2e6) in a skewed basis:
+    (A, y0, y(ts) by `scipy.linalg.expm`)."""
+    import scipy.linalg
+
+    rng = np.random.default_rng(3)
+    basis = np.eye(4) + 0.3 * rng.standard_normal((4, 4))
+    matrix = basis @ np.diag([-0.5, -20.0, -3e3, -1e6]) @ np.linalg.inv(basis)
+    y0 = np.array([1.0, -2.0, 0.5, 3.0])
+    exact = np.stack([scipy.linalg.expm(matrix * t) @ y0 for t in np.asarray(ts)])
+    return matrix, y0, exact
+
+
 SNAKEMAKE = os.path.join(os.path.dirname(sys.executable), "snakemake")
 # one JAX compilation cache for every study of a test session: a cached program gives the same
 # numbers and saves the compile time of each job of the same model

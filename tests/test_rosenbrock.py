@@ -6,14 +6,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-import scipy.linalg
 from scipy.integrate import solve_ivp
 
 import fimflow
 from fimflow.models import OneCompartmentPK
 from fimflow.simulate._rosenbrock import Rodas5P, _inverse
 
-from helpers import Robertson
+from helpers import Robertson, stiff_linear_system
 
 # W's inverse comes from an elimination unrolled into the program (small systems) or run as a
 # loop over the columns (large ones): both are checked
@@ -50,16 +49,11 @@ def test_order_five_and_dense_output_of_order_four_or_better_with_fixed_steps(so
 
 @both_solves
 def test_stiff_linear_system_matches_the_matrix_exponential(solve):
-    rng = np.random.default_rng(3)
-    basis = np.eye(4) + 0.3 * rng.standard_normal((4, 4))
-    eigenvalues = np.array([-0.5, -20.0, -3e3, -1e6])  # stiffness ratio 2e6
-    matrix = basis @ np.diag(eigenvalues) @ np.linalg.inv(basis)
-    y0 = np.array([1.0, -2.0, 0.5, 3.0])
     ts = np.array([1e-7, 1e-3, 0.1, 1.0, 5.0])
+    matrix, y0, exact = stiff_linear_system(ts)  # stiffness ratio 2e6
     sol = diffrax.diffeqsolve(diffrax.ODETerm(lambda t, y, a: a @ y), SOLVES[solve], 0.0, ts[-1], None, jnp.asarray(y0),
                               args=jnp.asarray(matrix), saveat=diffrax.SaveAt(ts=jnp.asarray(ts)),
                               stepsize_controller=diffrax.PIDController(rtol=1e-10, atol=1e-14), max_steps=10_000)
-    exact = np.stack([scipy.linalg.expm(matrix * t) @ y0 for t in ts])
     assert sol.result == diffrax.RESULTS.successful
     np.testing.assert_allclose(np.asarray(sol.ys), exact, rtol=1e-7, atol=1e-12)
     assert int(sol.stats["num_steps"]) < 500  # L-stable: the fast modes do not limit the step
