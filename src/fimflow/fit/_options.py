@@ -23,9 +23,10 @@ class FitOptions:
       on the objective with its exact gradient) or `TRF()` (scipy's trust-region reflective
       least squares on the residuals with the exact Jacobian, as Data2Dynamics does; normal
       noise without priors only: other problems are refused, see `check_fit_options`). On
-      Boehm_JProteomeRes2014's 100 reference starts (one process, 2 cores, two batches of 4 at a time): trust_fim 84 s with
-      its compile and 15 starts at the optimum (pyPESTO+AMICI+fides in the same run: 116 s with
-      its model build, 3); L-BFGS-B (one batch of 8 at a time) 241 s and 4, TRF 1120 s and 3.
+      Boehm_JProteomeRes2014's 100 reference starts (one process, 2 cores, 12-06): trust_fim
+      26.9 s with its compile and 18 starts at the optimum (pyPESTO+AMICI+fides in the same run:
+      69.5 s with its model build, 3); earlier, with Kvaerno5 and batches of 4 (trust_fim 84 s
+      and 15 then): L-BFGS-B 241 s and 4, TRF 1120 s and 3.
     - `max_iterations`: iterations (trust_fim, lbfgsb) or function evaluations (trf) per start.
     - `stall_iterations`, `stall_tol`, `stall_gap` (trust_fim): a start whose NLL fell by less
       than `stall_tol * (1 + |NLL|)` over its last `stall_iterations` iterations ends as

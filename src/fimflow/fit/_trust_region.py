@@ -22,7 +22,7 @@ update, as in Dennis, Gay and Welsch's NL2SOL), and the model uses $H + A$. Meas
 Boehm's reference starts: the first 16 took 5311 iterations with the FIM alone (up to 1000 per
 start) and 1315 with the correction; all 100 took 7009 iterations with 15 at the optimum
 (switch at 1e-3: 7111 and 14; 1e-5: 7640 and 15; after a fixed 30 or 100 iterations: 7570
-and 10, 9440 and 17). Switched on from the first iteration, the correction led a far start
+and 10, 9440 and 17; all with the radius growth at 0.75, below). Switched on from the first iteration, the correction led a far start
 astray (its secant pairs span very different FIMs).
 
 The radius doubles after a step to its edge that realises more than half the predicted
