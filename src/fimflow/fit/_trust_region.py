@@ -22,17 +22,18 @@ update, as in Dennis, Gay and Welsch's NL2SOL), and the model uses $H + A$. Meas
 Boehm's reference starts: the first 16 took 5311 iterations with the FIM alone (up to 1000 per
 start) and 1315 with the correction; all 100 took 7009 iterations with 15 at the optimum
 (switch at 1e-3: 7111 and 14; 1e-5: 7640 and 15; after a fixed 30 or 100 iterations: 7570
-and 10, 9440 and 17; all with the radius growth at 0.75, below). Switched on from the first iteration, the correction led a far start
-astray (its secant pairs span very different FIMs).
+and 10, 9440 and 17; all with the radius growth at 0.75, below). Switched on from the first
+iteration, the correction led a far start astray (its secant pairs span very different FIMs).
 
 The radius doubles after a step to its edge that realises more than half the predicted
 decrease, not three quarters as textbooks set it. The FIM's model misses the same residual
 curvature, so along a sloppy valley an edge step realises a steady fraction of its prediction,
 often about one half: with 0.75, 2275 of Boehm's 5780 edge steps kept their radius at a ratio
-between 0.25 and 0.75, an edge-limited crawl. Measured on Boehm's 100 reference starts (iterations,
-starts at the optimum): 0.75: 6973, 15; 0.6: 6275, 15; 0.5: 5656, 18; 0.4: 5627, 16; 0.3: 5616,
-13; on Fujita_SciSignal2010's 40 seed-1 starts 0.5 took 1043 s against 1482 s for 0.75 (5 and 7
-at the optimum: about 209 s per start reaching it either way; README, Fitting).
+between 0.25 and 0.75, an edge-limited crawl. Measured on Boehm's 100 reference starts
+(iterations, starts at the optimum): 0.75: 6973, 15; 0.6: 6275, 15; 0.5: 5656, 18; 0.4: 5627,
+16; 0.3: 5616, 13; on Fujita_SciSignal2010's 40 seed-1 starts 0.5 took 1043 s against 1482 s
+for 0.75 (5 and 7 at the optimum: about 209 s per start reaching it either way; README,
+Fitting).
 """
 
 import dataclasses
